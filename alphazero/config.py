@@ -1,0 +1,307 @@
+"""Typed, documented configuration for every stage; YAML is only its serialisation.
+
+Every field carries a one-line doc (meaning, unit, the paper's or seed's value where there is
+one) in its metadata; ``describe()`` prints them. ``load(path, overrides)`` reads YAML, applies
+``--set key=value`` overrides, rejects unknown keys and bad values with a ``ConfigError`` that
+names the key, and validates. ``dump`` writes the resolved config back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the user: names the key and the fix."""
+
+
+def F(default: Any, doc: str) -> Any:
+    """A dataclass field with a default and a one-line documentation string."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+def Sub(cls: type, doc: str) -> Any:
+    """A nested config section."""
+    return field(default_factory=cls, metadata={"doc": doc})
+
+
+# --------------------------------------------------------------------------------------------
+# Network
+# --------------------------------------------------------------------------------------------
+
+#: Named architectures: (residual blocks, channels, policy-head channels, value-head channels,
+#: value-head hidden units). ``paper`` is the seed blog's 19x128 ConnectNet.
+PRESETS: dict[str, tuple[int, int, int, int, int]] = {
+    "tiny": (2, 32, 4, 2, 32),
+    "small": (5, 64, 8, 2, 64),
+    "medium": (10, 96, 16, 3, 64),
+    "paper": (19, 128, 32, 3, 32),
+}
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """ConnectNet architecture."""
+
+    preset: str = F("auto", "named architecture: tiny, small, medium, paper (19x128, the seed's), "
+                            "or auto = paper on CUDA, small on CPU; fields below override it")
+    blocks: int | None = F(None, "residual blocks (paper: 19); empty = the preset's")
+    channels: int | None = F(None, "channels of the trunk convolutions (paper: 128)")
+    policy_channels: int | None = F(None, "1x1 conv channels of the policy head (seed: 32)")
+    value_channels: int | None = F(None, "1x1 conv channels of the value head (seed: 3)")
+    value_hidden: int | None = F(None, "hidden units of the value head (seed: 32)")
+
+    def resolve(self, cuda: bool) -> NetConfig:
+        """A config with every size filled in (``auto`` becomes paper on CUDA, small on CPU)."""
+        name = self.preset
+        if name == "auto":
+            name = "paper" if cuda else "small"
+        base = PRESETS[name]
+        keys = ("blocks", "channels", "policy_channels", "value_channels", "value_hidden")
+        vals = {k: (getattr(self, k) if getattr(self, k) is not None else b)
+                for k, b in zip(keys, base)}
+        return NetConfig(preset=name, **vals)
+
+    def describe(self) -> str:
+        """Short human description, e.g. ``small (5x64)``."""
+        return f"{self.preset} ({self.blocks}x{self.channels})"
+
+    def validate(self, prefix: str = "net") -> None:
+        if self.preset not in PRESETS and self.preset != "auto":
+            raise ConfigError(f"{prefix}.preset: unknown preset {self.preset!r}; "
+                              f"choose one of {', '.join([*PRESETS, 'auto'])}")
+        for k in ("blocks", "channels", "policy_channels", "value_channels", "value_hidden"):
+            v = getattr(self, k)
+            if v is not None and v < (0 if k == "blocks" else 1):
+                raise ConfigError(f"{prefix}.{k}: {v} is out of range; use a positive number")
+
+
+# --------------------------------------------------------------------------------------------
+# Search and self-play
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MCTSConfig:
+    """PUCT Monte Carlo tree search."""
+
+    num_simulations: int = F(100, "simulations per move (seed/paper config: 777)")
+    c_puct: float = F(2.0, "exploration constant in Q + c*P*sqrt(N)/(1+n); values in [-1, 1] "
+                           "(AlphaZero.jl's Connect Four: 2.0)")
+    dirichlet_alpha: float = F(1.0, "Dirichlet noise concentration at the root (AlphaZero.jl: 1.0)")
+    dirichlet_fraction: float = F(0.25, "share of Dirichlet noise mixed into root priors "
+                                        "(paper: 0.25); 0 disables noise")
+    fpu_reduction: float = F(0.0, "first-play urgency: an unvisited child is valued at its "
+                                  "parent's network value minus this (0 = as good as the parent)")
+
+    def validate(self, prefix: str = "mcts") -> None:
+        if self.num_simulations < 1:
+            raise ConfigError(f"{prefix}.num_simulations: {self.num_simulations} is out of "
+                              "range; use at least 1")
+        if self.c_puct <= 0:
+            raise ConfigError(f"{prefix}.c_puct: must be > 0, got {self.c_puct}")
+        if self.dirichlet_alpha <= 0:
+            raise ConfigError(f"{prefix}.dirichlet_alpha: must be > 0, got {self.dirichlet_alpha}")
+        if not 0 <= self.dirichlet_fraction <= 1:
+            raise ConfigError(f"{prefix}.dirichlet_fraction: must be in [0, 1], "
+                              f"got {self.dirichlet_fraction}")
+        if not 0 <= self.fpu_reduction <= 2:
+            raise ConfigError(f"{prefix}.fpu_reduction: must be in [0, 2], got {self.fpu_reduction}")
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """Self-play games that produce training data."""
+
+    games: int = F(200, "games per iteration, all workers together")
+    parallel_games: int = F(128, "games each worker plays at once; their leaves share one "
+                                 "network call per simulation step")
+    workers: int = F(1, "worker processes (spawned); on CPU each uses one torch thread")
+    chunk_games: int = F(32, "games per dataset file; a finished file is never recomputed")
+    temperature_moves: int = F(11, "moves of each game sampled at temperature "
+                                   "temperature_high (seed: 11)")
+    temperature_high: float = F(1.0, "temperature of the opening moves (seed: 1.0)")
+    temperature_low: float = F(0.1, "temperature after the opening; 0 = always the most "
+                                    "visited move (seed: 0.1)")
+    seed: int = F(0, "run seed; every game draws from its own stream derived from it")
+    device: str = F("auto", "where workers evaluate the net: auto (CUDA if present), cpu, cuda")
+
+    def validate(self, prefix: str = "selfplay") -> None:
+        for k in ("games", "parallel_games", "workers", "chunk_games"):
+            if getattr(self, k) < 1:
+                raise ConfigError(f"{prefix}.{k}: {getattr(self, k)} is out of range; "
+                                  "use at least 1")
+        if self.temperature_moves < 0:
+            raise ConfigError(f"{prefix}.temperature_moves: must be >= 0")
+        if self.temperature_high < 0 or self.temperature_low < 0:
+            raise ConfigError(f"{prefix}.temperature_high/low: must be >= 0")
+        _check_device(self.device, f"{prefix}.device")
+
+
+def _check_device(value: str, key: str) -> None:
+    if value not in ("auto", "cpu", "cuda") and not value.startswith("cuda:"):
+        raise ConfigError(f"{key}: unknown device {value!r}; use auto, cpu, cuda or cuda:N")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything one run needs."""
+
+    net: NetConfig = Sub(NetConfig, "network architecture")
+    mcts: MCTSConfig = Sub(MCTSConfig, "tree search")
+    selfplay: SelfPlayConfig = Sub(SelfPlayConfig, "self-play")
+
+    def validate(self) -> Config:
+        """Check every section; raises ``ConfigError`` naming the key. Returns self."""
+        for f in fields(self):
+            getattr(self, f.name).validate(f.name)
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# (De)serialisation
+# --------------------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ints are accepted where floats are."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0]
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (inner, *_) = typing.get_args(tp) or (Any,)
+        return origin(_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
+    """Build the dataclass ``cls`` from nested dicts; unknown keys are errors naming the key."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping of keys, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if k not in known:
+            raise ConfigError(f"unknown config key {key!r}; known keys here: "
+                              f"{', '.join(known)}")
+        tp = hints[k]
+        if dataclasses.is_dataclass(tp):
+            kwargs[k] = from_dict(tp, v, f"{key}.")
+        else:
+            kwargs[k] = _coerce(v, tp, key)
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict:
+    """Nested plain dict of a config dataclass (what ``dump`` writes)."""
+    return dataclasses.asdict(cfg)
+
+
+def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+    """Apply ``key.sub=value`` strings (values parsed as YAML scalars) to nested dict ``data``."""
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. mcts.num_simulations=200")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        node = data
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {p!r} is not a section")
+        node[parts[-1]] = value
+    return data
+
+
+def load(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = (),
+         cls: type = Config) -> Any:
+    """Read a YAML config (or start from defaults when ``path`` is None), apply overrides,
+    validate. Raises ``ConfigError`` with a one-line message on any problem."""
+    data: Any = {}
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {os.fspath(path)!r} not found; pass an existing "
+                              "YAML file, e.g. configs/default.yaml") from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(e, "problem", None) or "invalid YAML"
+            raise ConfigError(f"config file {os.fspath(path)!r} is not valid YAML{where}: "
+                              f"{problem}; fix the syntax") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {os.fspath(path)!r} must hold a mapping of sections")
+    data = apply_overrides(data, overrides)
+    cfg = from_dict(cls, data)
+    return cfg.validate()
+
+
+def dump(cfg: Any, path: str | os.PathLike) -> None:
+    """Write ``cfg`` as YAML atomically (temp file, then ``os.replace``)."""
+    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    tmp = f"{os.fspath(path)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def describe(cls: type = Config, prefix: str = "") -> list[str]:
+    """One line per field: ``key (type, default): doc``."""
+    lines = []
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        tp = hints[f.name]
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(tp):
+            lines.append(f"{key}: {f.metadata.get('doc', '')}")
+            lines.extend(describe(tp, f"{key}."))
+        else:
+            lines.append(f"  {key} = {f.default!r}: {f.metadata.get('doc', '')}")
+    return lines

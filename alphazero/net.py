@@ -1,0 +1,137 @@
+"""ConnectNet: a residual policy/value network, and the evaluator that search plugs in.
+
+    planes [B, 3, 6, 7] -> stem conv3x3 -> N x residual block -> policy head -> logits [B, 7]
+                                                              -> value head  -> tanh   [B]
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as Fn
+from torch import nn
+
+from .config import NetConfig
+from .encoder import encode, legal_mask
+from .game import COLS, ROWS, Boards
+
+Evaluator = Callable[[Boards], tuple[np.ndarray, np.ndarray]]
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda``/``cuda:N`` as asked.
+
+    Asking for CUDA on a machine without it is a ``ValueError`` with the fix.
+    """
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(requested)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {requested!r} was asked for but CUDA is not available here; "
+                         "use --device cpu (or device: auto in the config)")
+    return dev
+
+
+class ResBlock(nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN, plus the input, then ReLU. [B, C, 6, 7] -> same."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = Fn.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return Fn.relu(x + y)
+
+
+class ConnectNet(nn.Module):
+    """The policy/value network. ``cfg`` must be resolved (every size filled in)."""
+
+    def __init__(self, cfg: NetConfig):
+        super().__init__()
+        assert cfg.blocks is not None and cfg.channels is not None, "resolve the NetConfig first"
+        self.cfg = cfg
+        c = cfg.channels
+        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(c), nn.ReLU(inplace=True))
+        self.blocks = nn.Sequential(*[ResBlock(c) for _ in range(cfg.blocks)])
+        pc, vc = cfg.policy_channels, cfg.value_channels
+        self.policy_head = nn.Sequential(nn.Conv2d(c, pc, 1, bias=False), nn.BatchNorm2d(pc),
+                                         nn.ReLU(inplace=True), nn.Flatten(),
+                                         nn.Linear(pc * ROWS * COLS, COLS))
+        self.value_head = nn.Sequential(nn.Conv2d(c, vc, 1, bias=False), nn.BatchNorm2d(vc),
+                                        nn.ReLU(inplace=True), nn.Flatten(),
+                                        nn.Linear(vc * ROWS * COLS, cfg.value_hidden),
+                                        nn.ReLU(inplace=True), nn.Linear(cfg.value_hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """planes float [B, 3, 6, 7] -> (policy logits [B, 7], value in [-1, 1] [B])."""
+        h = self.blocks(self.stem(x))
+        return self.policy_head(h), torch.tanh(self.value_head(h)).squeeze(-1)
+
+    def flops_per_position(self) -> int:
+        """Multiply-adds x 2 of one forward pass (convolutions and linear layers)."""
+        total = 0
+        cells = ROWS * COLS
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                k = m.kernel_size[0] * m.kernel_size[1]
+                total += 2 * m.in_channels * m.out_channels * k * cells
+            elif isinstance(m, nn.Linear):
+                total += 2 * m.in_features * m.out_features
+        return total
+
+
+def build_net(cfg: NetConfig, device: torch.device | str = "cpu") -> ConnectNet:
+    """A freshly initialised ConnectNet on ``device`` (``cfg`` resolved for that device)."""
+    device = torch.device(device)
+    net = ConnectNet(cfg.resolve(device.type == "cuda")).to(device)
+    if device.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    return net
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Reduced precision used for inference and training: bf16 on CUDA where supported (no
+    loss scaling needed), else fp16 on older CUDA GPUs; None (full fp32) on CPU, where
+    autocast is slower than fp32 for these small convolutions."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def make_evaluator(net: ConnectNet, device: torch.device | str | None = None) -> Evaluator:
+    """Wrap ``net`` as ``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])``.
+
+    Encodes on the CPU, ships uint8 planes to the device, runs in eval and inference mode (with
+    autocast on CUDA), masks illegal columns to prior 0 and renormalises. Values are from the
+    side to move's view.
+    """
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    net.eval()
+    amp = autocast_dtype(device)
+    cuda = device.type == "cuda"
+
+    def evaluate(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
+        planes = torch.from_numpy(encode(boards))
+        legal = torch.from_numpy(legal_mask(boards))
+        if cuda:
+            planes, legal = planes.pin_memory(), legal.pin_memory()
+        with torch.inference_mode():
+            x = planes.to(device, non_blocking=True).float()
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                logits, value = net(x)
+            logits = logits.float().masked_fill(~legal.to(device, non_blocking=True), -torch.inf)
+            priors = torch.softmax(logits, dim=-1)
+            out = torch.cat([priors, value.float()[:, None]], dim=1).cpu().numpy()
+        return out[:, :COLS], out[:, COLS].copy()
+
+    return evaluate
