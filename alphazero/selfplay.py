@@ -1,0 +1,294 @@
+"""Self-play: many games at once in one process, and a pool of worker processes.
+
+One process keeps ``parallel_games`` games in flight. Each move, one batched search serves all
+of them; a finished game is replaced at once by the next one. Every game draws its noise and
+move choices from its own random stream, ``default_rng([seed, game_id])``, so a game is the
+same whichever worker or slot plays it.
+
+The pool splits the requested games into chunks of ``chunk_games`` consecutive ids; each chunk
+becomes one dataset file ``chunk_XXXXX.pkl``, written atomically when its last game ends. A
+chunk whose file exists is never replayed, so a killed run loses at most the unfinished chunks.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import re
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .config import MCTSConfig, NetConfig, SelfPlayConfig
+from .data import Samples, now_iso, write_samples
+from .encoder import encode
+from .game import Boards, batch_legal, batch_play
+from .mcts import Evaluate, apply_temperature, dirichlet_noise, sample_moves, search
+
+CHUNK_RE = re.compile(r"^chunk_(\d{5})\.pkl$")
+
+
+@dataclass
+class GameRecord:
+    """One finished game: ``samples`` (one per move) and ``result`` for the first player
+    (+1 won, -1 lost, 0 draw)."""
+
+    game_id: int
+    samples: Samples
+    result: int
+    moves: list[int]
+
+
+def game_rng(seed: int, game_id: int) -> np.random.Generator:
+    """The random stream of game ``game_id`` under run seed ``seed``."""
+    return np.random.default_rng([seed, game_id])
+
+
+def _finish(game_id: int, own: list, mask: list, pols: list, moves: list, won: bool) -> GameRecord:
+    n = len(moves)
+    # The side to move at ply k is the last mover iff (n - 1 - k) is even.
+    if won:
+        values = np.where((n - 1 - np.arange(n)) % 2 == 0, 1.0, -1.0).astype(np.float32)
+        result = 1 if n % 2 == 1 else -1
+    else:
+        values = np.zeros(n, np.float32)
+        result = 0
+    states = encode(Boards(np.array(own, np.uint64), np.array(mask, np.uint64))).astype(np.int8)
+    return GameRecord(game_id, Samples(states, np.array(pols, np.float32), values), result, moves)
+
+
+def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
+               game_ids: Sequence[int]) -> Iterator[GameRecord]:
+    """Play the games ``game_ids`` with ``sp.parallel_games`` in flight; yield each as it ends.
+
+    Each move searches every live game in one batch (root Dirichlet noise on), then samples
+    the move from the visit counts at ``temperature_high`` for the first ``temperature_moves``
+    moves and ``temperature_low`` after. The policy target is the raw visit distribution.
+    """
+    pending = list(game_ids)[::-1]
+    slots = min(sp.parallel_games, len(pending))
+    own = np.zeros(slots, np.uint64)
+    mask = np.zeros(slots, np.uint64)
+    gid = [-1] * slots
+    rngs: list[np.random.Generator | None] = [None] * slots
+    hist: list[tuple[list, list, list, list]] = [([], [], [], []) for _ in range(slots)]
+
+    def start(s: int) -> bool:
+        if not pending:
+            gid[s] = -1
+            return False
+        gid[s] = pending.pop()
+        rngs[s] = game_rng(sp.seed, gid[s])
+        own[s] = mask[s] = 0
+        hist[s] = ([], [], [], [])
+        return True
+
+    live = [s for s in range(slots) if start(s)]
+    while live:
+        act = np.array(live)
+        boards = Boards(own[act], mask[act])
+        act_rngs = [rngs[s] for s in live]
+        noise = dirichlet_noise(batch_legal(boards.mask), mcts.dirichlet_alpha, act_rngs) \
+            if mcts.dirichlet_fraction > 0 else None
+        res = search(boards, evaluate, mcts, root_noise=noise)
+        played = np.array([len(hist[s][3]) for s in live])
+        temps = np.where(played < sp.temperature_moves, sp.temperature_high, sp.temperature_low)
+        probs = apply_temperature(res.visits, temps)
+        cols = sample_moves(probs, np.array([r.random() for r in act_rngs]))
+        new_own, new_mask, won, full = batch_play(boards.own, boards.mask, cols)
+        next_live = []
+        for j, s in enumerate(live):
+            h = hist[s]
+            h[0].append(own[s])
+            h[1].append(mask[s])
+            h[2].append(res.policy[j])
+            h[3].append(int(cols[j]))
+            own[s], mask[s] = new_own[j], new_mask[j]
+            if won[j] or full[j]:
+                yield _finish(gid[s], *h, won=bool(won[j]))
+                if start(s):
+                    next_live.append(s)
+            else:
+                next_live.append(s)
+        live = next_live
+
+
+# --------------------------------------------------------------------------------------------
+# Chunks and the worker pool
+# --------------------------------------------------------------------------------------------
+
+
+def chunk_path(out_dir: str, chunk: int) -> str:
+    return os.path.join(out_dir, f"chunk_{chunk:05d}.pkl")
+
+
+def chunk_games(chunk: int, sp: SelfPlayConfig) -> range:
+    """Game ids of ``chunk``."""
+    return range(chunk * sp.chunk_games, min((chunk + 1) * sp.chunk_games, sp.games))
+
+
+def num_chunks(sp: SelfPlayConfig) -> int:
+    return -(-sp.games // sp.chunk_games)
+
+
+def missing_chunks(out_dir: str, sp: SelfPlayConfig) -> list[int]:
+    """Chunks with no finished file in ``out_dir`` (a stray temp file does not count)."""
+    return [c for c in range(num_chunks(sp)) if not os.path.exists(chunk_path(out_dir, c))]
+
+
+def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks: Sequence[int],
+                out_dir: str, meta: dict,
+                on_game: Callable[[GameRecord], None] | None = None) -> None:
+    """Play every game of ``chunks`` and write each chunk's file as soon as it is complete."""
+    ids = [g for c in chunks for g in chunk_games(c, sp)]
+    owner = {g: c for c in chunks for g in chunk_games(c, sp)}
+    done: dict[int, list[GameRecord]] = {c: [] for c in chunks}
+    for rec in play_games(evaluate, mcts, sp, ids):
+        c = owner[rec.game_id]
+        done[c].append(rec)
+        if len(done[c]) == len(chunk_games(c, sp)):
+            recs = sorted(done.pop(c), key=lambda r: r.game_id)
+            samples = Samples.concat([r.samples for r in recs])
+            write_samples(chunk_path(out_dir, c), samples, {
+                **meta, "chunk": c, "games": len(recs), "created": now_iso(),
+                "results": [r.result for r in recs],
+                "game_lengths": [len(r.moves) for r in recs]})
+        if on_game is not None:
+            on_game(rec)
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What one worker process needs: paths and configs, never a live network."""
+
+    checkpoint: str | None
+    net: NetConfig
+    mcts: MCTSConfig
+    selfplay: SelfPlayConfig
+    chunks: tuple[int, ...]
+    out_dir: str
+    meta: dict
+    device: str
+    init_seed: int
+
+
+def load_evaluator(checkpoint: str | None, net_cfg: NetConfig, device: str,
+                   init_seed: int) -> Evaluate:
+    """An evaluator for a checkpoint file, or for a fresh net seeded with ``init_seed``."""
+    import torch
+
+    from .checkpoint import load
+    from .net import build_net, make_evaluator, select_device
+
+    dev = select_device(device)
+    if checkpoint is not None:
+        net = load(checkpoint, dev).net
+    else:
+        torch.manual_seed(init_seed)
+        net = build_net(net_cfg, "cpu").to(dev)
+        if dev.type == "cuda":
+            net = net.to(memory_format=torch.channels_last)
+    return make_evaluator(net, dev)
+
+
+def _worker(job: WorkerJob, worker_id: int, messages: mp.Queue) -> None:
+    """Process entry point: report ("game", id, positions), ("done", id) or ("error", id, tb)."""
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        evaluate = load_evaluator(job.checkpoint, job.net, job.device, job.init_seed)
+        play_chunks(evaluate, job.mcts, job.selfplay, job.chunks, job.out_dir,
+                    {**job.meta, "worker": worker_id},
+                    on_game=lambda r: messages.put(("game", worker_id, len(r.samples))))
+        messages.put(("done", worker_id))
+    except BaseException:  # noqa: BLE001 - the parent must hear about every failure
+        messages.put(("error", worker_id, traceback.format_exc()))
+
+
+class WorkerError(RuntimeError):
+    """A self-play worker failed; carries its traceback."""
+
+
+def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfPlayConfig,
+             out_dir: str, meta: dict | None = None, progress: bool = True,
+             desc: str = "self-play") -> dict:
+    """Play ``sp.games`` games into ``out_dir`` with ``sp.workers`` processes; resumable.
+
+    Chunks already on disk are skipped. With one worker the games run in this process. Returns
+    ``{"games": played now, "positions": ..., "seconds": ..., "chunks": written now}``. A worker
+    that fails stops the pool and raises ``WorkerError`` with its traceback.
+    """
+    from tqdm import tqdm
+
+    os.makedirs(out_dir, exist_ok=True)
+    todo = missing_chunks(out_dir, sp)
+    total_games = sum(len(chunk_games(c, sp)) for c in todo)
+    meta = {"checkpoint": checkpoint, "sims": mcts.num_simulations, "seed": sp.seed,
+            **(meta or {})}
+    stats = {"games": 0, "positions": 0, "seconds": 0.0, "chunks": len(todo)}
+    if not todo:
+        return stats
+    workers = min(sp.workers, len(todo))
+    t0 = time.perf_counter()
+    bar = tqdm(total=total_games, desc=desc, unit="game", disable=not progress,
+               dynamic_ncols=True, leave=False)
+
+    def tick(positions: int) -> None:
+        stats["games"] += 1
+        stats["positions"] += positions
+        rate = stats["positions"] / max(time.perf_counter() - t0, 1e-9)
+        bar.set_postfix_str(f"{rate:.0f} pos/s", refresh=False)
+        bar.update(1)
+
+    try:
+        if workers == 1:
+            evaluate = load_evaluator(checkpoint, net, sp.device, sp.seed)
+            play_chunks(evaluate, mcts, sp, todo, out_dir, {**meta, "worker": 0},
+                        on_game=lambda r: tick(len(r.samples)))
+        else:
+            _run_processes(checkpoint, net, mcts, sp, out_dir, meta, todo, workers, tick)
+    finally:
+        bar.close()
+    stats["seconds"] = time.perf_counter() - t0
+    return stats
+
+
+def _run_processes(checkpoint, net, mcts, sp, out_dir, meta, todo, workers, tick) -> None:
+    ctx = mp.get_context("spawn")
+    messages = ctx.Queue()
+    procs = []
+    for w in range(workers):
+        job = WorkerJob(checkpoint, net, mcts, sp, tuple(todo[w::workers]), out_dir, meta,
+                        sp.device, sp.seed)
+        p = ctx.Process(target=_worker, args=(job, w, messages), daemon=True,
+                        name=f"selfplay-{w}")
+        p.start()
+        procs.append(p)
+    running = set(range(workers))
+    try:
+        while running:
+            try:
+                msg = messages.get(timeout=1.0)
+            except queue.Empty:
+                for w in list(running):
+                    code = procs[w].exitcode
+                    if code is not None:  # died without a word: killed, OOM, segfault
+                        raise WorkerError(f"self-play worker {w} died with exit code {code}")
+                continue
+            if msg[0] == "game":
+                tick(msg[2])
+            elif msg[0] == "done":
+                running.discard(msg[1])
+            else:
+                raise WorkerError(f"self-play worker {msg[1]} failed:\n{msg[2]}")
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=10)
