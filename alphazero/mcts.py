@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .config import MCTSConfig
-from .game import COLS, Boards, batch_legal, batch_play
+from .game import COLS, Boards, batch_legal, batch_lost, batch_play
 
 Evaluate = Callable[[Boards], tuple[np.ndarray, np.ndarray]]
 
@@ -112,7 +112,8 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     zeros = np.zeros(batch, dtype=np.int64)
 
     legal = batch_legal(boards.mask)
-    assert legal.any(axis=1).all(), "search needs non-terminal roots"
+    if not legal.any(axis=1).all() or batch_lost(boards.own, boards.mask).any():
+        raise ValueError("search needs positions where the game is not over")
     tree.own[:, 0], tree.mask[:, 0] = boards.own, boards.mask
     priors, values = evaluate(boards)
     priors = _clean_priors(priors, legal)

@@ -20,16 +20,23 @@ from .game import COLS, ROWS, Boards
 Evaluator = Callable[[Boards], tuple[np.ndarray, np.ndarray]]
 
 
+class DeviceError(ValueError):
+    """A device that was asked for but is not available."""
+
+
 def select_device(requested: str = "auto") -> torch.device:
     """``auto`` -> CUDA when available, else CPU; ``cpu``/``cuda``/``cuda:N`` as asked.
 
-    Asking for CUDA on a machine without it is a ``ValueError`` with the fix.
+    Asking for CUDA on a machine without it is a ``DeviceError`` with the fix.
     """
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(requested)
+    try:
+        dev = torch.device(requested)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {requested!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} was asked for but CUDA is not available here; "
+        raise DeviceError(f"device {requested!r} was asked for but CUDA is not available here; "
                          "use --device cpu (or device: auto in the config)")
     return dev
 

@@ -1,0 +1,141 @@
+"""Self-play samples against the rules, dataset files, reproducibility and the worker pool."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from alphazero.checkpoint import save
+from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig
+from alphazero.data import DataError, read_samples
+from alphazero.encoder import decode, legal_mask
+from alphazero.game import State
+from alphazero.net import build_net
+from alphazero.selfplay import WorkerError, play_games, run_pool
+
+from .fakes import hashed_evaluator
+
+MCTS = MCTSConfig(num_simulations=24)
+SP = SelfPlayConfig(games=12, parallel_games=5, chunk_games=4, temperature_moves=4)
+
+
+def test_samples_follow_the_rules():
+    games = list(play_games(hashed_evaluator, MCTS, SP, range(12)))
+    assert sorted(g.game_id for g in games) == list(range(12))
+    for g in games:
+        s = g.samples
+        n = len(g.moves)
+        assert len(s) == n
+        # Replaying the recorded moves reproduces every stored state and ends the game.
+        state = State()
+        for k, col in enumerate(g.moves):
+            b = decode(s.states[k : k + 1])
+            assert int(b.own[0]) == state.own and int(b.mask[0]) == state.mask
+            assert s.states[k, 2].max() == state.ply % 2
+            state = state.play(col)
+        assert state.is_terminal()
+        # Policies are distributions with no mass on full columns.
+        assert np.allclose(s.policies.sum(axis=1), 1, atol=1e-5)
+        assert np.all(s.policies[~legal_mask(decode(s.states))] == 0)
+        # Values: +1 for the side to move whenever it went on to win, exact and alternating.
+        if state.result() == 0:
+            assert g.result == 0 and np.all(s.values == 0)
+        else:
+            winner_first = n % 2 == 1
+            assert g.result == (1 if winner_first else -1)
+            first_to_move = np.arange(n) % 2 == 0
+            expected = np.where(first_to_move == winner_first, 1.0, -1.0)
+            assert np.array_equal(s.values, expected)
+
+
+def test_games_are_reproducible_and_distinct():
+    a = {g.game_id: g.moves for g in play_games(hashed_evaluator, MCTS, SP, range(8))}
+    b = {g.game_id: g.moves for g in play_games(hashed_evaluator, MCTS,
+                                                SelfPlayConfig(**{**SP.__dict__, "parallel_games": 3}),
+                                                range(8))}
+    assert a == b  # a game is the same whatever slot or batch plays it
+    assert len({tuple(m) for m in a.values()}) == 8
+    other_seed = SelfPlayConfig(**{**SP.__dict__, "seed": 1})
+    c = {g.game_id: g.moves for g in play_games(hashed_evaluator, MCTS, other_seed, range(8))}
+    assert c != a
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ck") / "tiny.pt"
+    save(path, build_net(NetConfig(preset="tiny")))
+    return str(path)
+
+
+def test_pool_writes_chunks_that_round_trip_and_resume(tmp_path, tiny_ckpt):
+    out = tmp_path / "data"
+    stats = run_pool(tiny_ckpt, NetConfig(preset="tiny"), MCTS, SP, str(out), progress=False)
+    assert stats["games"] == 12 and stats["chunks"] == 3
+    files = sorted(os.listdir(out))
+    assert files == ["chunk_00000.pkl", "chunk_00001.pkl", "chunk_00002.pkl"]
+    total = 0
+    for f in files:
+        s = read_samples(out / f)
+        assert s.states.dtype == np.int8 and s.states.shape[1:] == (3, 6, 7)
+        assert s.policies.dtype == np.float32 and s.values.dtype == np.float32
+        assert s.meta["games"] == 4 and s.meta["sims"] == MCTS.num_simulations
+        assert s.meta["checkpoint"] == tiny_ckpt and "created" in s.meta
+        total += len(s)
+    assert total == stats["positions"]
+    # A second run finds every chunk done and plays nothing; a lost chunk is replayed alone.
+    before = (out / "chunk_00001.pkl").read_bytes()
+    assert run_pool(tiny_ckpt, NetConfig(preset="tiny"), MCTS, SP, str(out),
+                    progress=False)["games"] == 0
+    os.remove(out / "chunk_00002.pkl")
+    again = run_pool(tiny_ckpt, NetConfig(preset="tiny"), MCTS, SP, str(out), progress=False)
+    assert again["games"] == 4 and (out / "chunk_00001.pkl").read_bytes() == before
+
+
+def test_two_workers_play_different_games(tmp_path, tiny_ckpt):
+    sp = SelfPlayConfig(**{**SP.__dict__, "workers": 2})
+    out = tmp_path / "data"
+    stats = run_pool(tiny_ckpt, NetConfig(preset="tiny"), MCTS, sp, str(out), progress=False)
+    assert stats["games"] == 12
+    workers = {read_samples(out / f).meta["worker"] for f in os.listdir(out)}
+    assert workers == {0, 1}
+    firsts = [tuple(read_samples(out / f).states[:5].ravel()) for f in sorted(os.listdir(out))]
+    assert len(set(firsts)) == len(firsts)
+
+
+def test_a_failing_worker_stops_the_pool_with_its_traceback(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    sp = SelfPlayConfig(**{**SP.__dict__, "workers": 2})
+    with pytest.raises(WorkerError, match="CheckpointError"):
+        run_pool(str(bad), NetConfig(preset="tiny"), MCTS, sp, str(tmp_path / "d"),
+                 progress=False)
+
+
+def test_hostile_and_truncated_files_are_refused(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    hostile = tmp_path / "hostile.pkl"
+    hostile.write_bytes(pickle.dumps({"format": "alphazero-c4-data", "x": Evil()}))
+    with pytest.raises(DataError, match="refused"):
+        read_samples(hostile)
+    assert not marker.exists()
+    trunc = tmp_path / "trunc.pkl"
+    good = pickle.dumps({"format": "alphazero-c4-data", "version": 1,
+                         "states": np.zeros((2, 3, 6, 7), np.int8)})
+    trunc.write_bytes(good[:-10])
+    with pytest.raises(DataError, match="truncated or corrupted"):
+        read_samples(trunc)
+    wrong = tmp_path / "wrong.pkl"
+    wrong.write_bytes(pickle.dumps({"format": "alphazero-c4-data", "version": 1,
+                                    "states": np.zeros((2, 6, 7), np.int8),
+                                    "policies": np.zeros((2, 7), np.float32),
+                                    "values": np.zeros(2, np.float32)}))
+    with pytest.raises(DataError, match="wrong shape"):
+        read_samples(wrong)
