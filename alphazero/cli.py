@@ -105,6 +105,189 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_net(path: str | None, cfg, device_name: str):
+    """A checkpoint's net, or a fresh seeded net of the configured preset when ``path`` is None."""
+    import torch
+
+    from .checkpoint import load as load_checkpoint
+    from .net import build_net, select_device
+
+    device = select_device(device_name)
+    if path is None:
+        torch.manual_seed(cfg.selfplay.seed)
+        return build_net(cfg.net, device), device, None
+    ck = load_checkpoint(path, device)
+    return ck.net, device, ck
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoint import save
+    from .data import load_dataset, split_by_game, subset
+    from .train import Trainer
+
+    cfg = _config(args, _shorthands(args, {"epochs": "train.epochs", "lr": "train.lr",
+                                           "device": "train.device",
+                                           "batch_size": "train.batch_size"}))
+    net, device, ck = _load_net(args.checkpoint, cfg, cfg.train.device)
+    ds = load_dataset(args.data, cfg.train.max_samples)
+    tr, va = split_by_game(ds.game, cfg.train.validation_fraction, cfg.train.seed)
+    writer = None
+    if args.tb:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(args.tb)
+    step = int(ck.meta.get("global_step", 0)) if ck else 0
+    trainer = Trainer(net, cfg.train, device, optimizer_state=ck.optimizer if ck else None,
+                      writer=writer, global_step=step)
+    print(f"train: {len(tr)} positions ({len(va)} held out) from {ds.files} files, net "
+          f"{net.cfg.describe()}, device {device}")
+    fit = trainer.fit(subset(ds.samples, tr), subset(ds.samples, va), progress=not args.quiet)
+    if writer is not None:
+        writer.close()
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(out_dir, exist_ok=True)
+    save(args.out, trainer.net, iteration=(ck.iteration + 1) if ck else 1, optimizer=trainer.opt,
+         meta={"global_step": trainer.global_step, "train": fit.train, "val": fit.val})
+    val = f", validation loss {fit.val['total']:.4f}" if fit.val else ""
+    print(f"train: {fit.steps} steps, loss {fit.train['total']:.4f} (value "
+          f"{fit.train['value']:.4f}, policy {fit.train['policy']:.4f}){val}, "
+          f"{fit.samples_per_s:.0f} samples/s -> {args.out}")
+    return 0
+
+
+def _player(spec: str, cfg, device_name: str, sims: int, seed: int, search: bool = True):
+    """A player from a spec: reference opponent name, or a checkpoint path."""
+    from .arena import MCTSPlayer, PolicyPlayer, reference_player
+    from .config import MCTSConfig
+    from .net import make_evaluator
+
+    if spec in ("random", "greedy") or spec.startswith("alphabeta:"):
+        try:
+            return reference_player(spec, seed)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+    net, device, _ = _load_net(spec, cfg, device_name)
+    ev = make_evaluator(net, device)
+    if not search:
+        return PolicyPlayer(ev, "policy")
+    m = MCTSConfig(**{**cfg.mcts.__dict__, "num_simulations": sims, "dirichlet_fraction": 0.0})
+    return MCTSPlayer(ev, m, os.path.basename(spec))
+
+
+def _default_player(spec: str | None) -> str:
+    from .play import default_checkpoint
+
+    if spec:
+        return spec
+    found = default_checkpoint()
+    if found is None:
+        raise UserError("no checkpoint given and no shipped checkpoints/best.pt found; pass "
+                        "--player PATH (or random, greedy, alphabeta:K)")
+    return found
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .arena import play_match, score_positions
+    from .positions import C4, PONS, load_positions, path_of
+
+    cfg = _config(args)
+    sims = args.sims if args.sims is not None else cfg.arena.num_simulations
+    spec = _default_player(args.player or args.checkpoint)
+    if args.positions is not None:
+        name = {"pons": PONS, "c4": C4}.get(args.positions, args.positions)
+        path = path_of(name)
+        if not os.path.isfile(path):
+            raise UserError(f"positions file {args.positions!r} not found; use pons, c4 or a "
+                            "file in the same format")
+        try:
+            positions = load_positions(path)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        if args.limit:
+            positions = positions[:: max(1, len(positions) // args.limit)][: args.limit]
+        reference = spec in ("random", "greedy") or spec.startswith("alphabeta:")
+        modes = [("player", _player(spec, cfg, args.device, sims, args.seed))] if reference \
+            else [("policy", _player(spec, cfg, args.device, sims, args.seed, search=False)),
+                  ("mcts", _player(spec, cfg, args.device, sims, args.seed))]
+        report = {"checkpoint": None if reference else spec, "player": spec,
+                  "positions": path, "sims": None if reference else sims}
+        for mode, player in modes:
+            scores = score_positions(player, positions, progress=not args.quiet,
+                                     desc=f"{mode} on {os.path.basename(path)}")
+            report["policy_sets" if mode == "policy" else "sets"] = {k: {"mistake_rate": v.rate, "ci95": list(v.ci95()), "n": v.n,
+                                "mistake_rate_where_possible": v.rate_possible,
+                                "possible": v.possible} for k, v in scores.items()}
+            print(f"{mode} ({spec}{'' if reference or mode == 'policy' else f', {sims} sims'}):")
+            for k, v in scores.items():
+                lo, hi = v.ci95()
+                print(f"  {k:<12} mistakes {v.rate:6.1%}  [{lo:5.1%}, {hi:5.1%}]  n={v.n:<5} "
+                      f"where possible {v.rate_possible:6.1%} (n={v.possible})")
+        if args.json:
+            print(json.dumps(report))
+        return 0
+    if not args.opponent:
+        raise UserError("say what to play against: --opponent CKPT|random|greedy|alphabeta:K, "
+                        "or --positions [FILE] to score against solved positions")
+    a = _player(spec, cfg, args.device, sims, args.seed)
+    b = _player(args.opponent, cfg, args.device, sims, args.seed + 1)
+    r = play_match(a, b, args.games, cfg.arena.opening_plies, args.seed,
+                   cfg.arena.parallel_games, progress=not args.quiet)
+    print(f"{spec} vs {args.opponent}: {r.summary()} over {r.n} games, Elo difference "
+          f"{r.elo():+.0f}")
+    if args.json:
+        print(json.dumps({"player": spec, "opponent": args.opponent, "games": r.n,
+                          "wins": r.wins, "draws": r.draws, "losses": r.losses,
+                          "score": r.score, "elo": r.elo(), "sims": sims}))
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from .pipeline import create_run, open_run, run
+
+    if args.resume:
+        open_run(args.resume, args.set or [])  # validates and saves any --set
+        run_dir = args.resume
+    else:
+        if not args.config:
+            raise UserError("pass --config FILE to start a run (e.g. configs/default.yaml) or "
+                            "--resume RUN_DIR to continue one")
+        cfg = _config(args)
+        run_dir = args.run_dir or os.path.join(
+            "runs", os.path.splitext(os.path.basename(args.config))[0])
+        create_run(run_dir, cfg)
+    run(run_dir, progress=not args.quiet)
+    print(f"pipeline: done; best net in {os.path.join(run_dir, 'best.pt')}, metrics in "
+          f"{os.path.join(run_dir, 'metrics.jsonl')}, TensorBoard: tensorboard --logdir "
+          f"{os.path.join(run_dir, 'tb')}")
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from .net import make_evaluator
+    from .play import default_checkpoint, play_game
+
+    cfg = _config(args)
+    path = args.checkpoint or default_checkpoint()
+    if path is None:
+        print("No trained checkpoint found: playing an untrained net (pass --checkpoint PATH).")
+    net, device, _ = _load_net(path, cfg, args.device)
+    sims = args.sims if args.sims is not None else cfg.mcts.num_simulations
+    play_game(make_evaluator(net, device), sims, cfg.mcts, human_first=args.first == "human")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from .config import describe, to_dict
+
+    if args.config or args.set:
+        import yaml
+
+        print(yaml.safe_dump(to_dict(_config(args)), sort_keys=False), end="")
+    else:
+        print("\n".join(describe()))
+    return 0
+
+
 # --------------------------------------------------------------------------------------------
 # Parser and entry point
 # --------------------------------------------------------------------------------------------
@@ -135,6 +318,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the dataset files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_self_play)
+
+    p = sub.add_parser("train", help="train a net on dataset folders")
+    _add_config_args(p)
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR",
+                   help="folders of dataset files (ours or the seed's format)")
+    p.add_argument("--checkpoint", metavar="IN", help="net to start from (default: fresh)")
+    p.add_argument("--out", required=True, metavar="OUT", help="where to write the trained net")
+    p.add_argument("--epochs", type=float, help="passes over the data (train.epochs)")
+    p.add_argument("--lr", type=float, help="learning rate (train.lr)")
+    p.add_argument("--batch-size", type=int, help="positions per step (train.batch_size)")
+    p.add_argument("--device", help="auto, cpu or cuda (train.device)")
+    p.add_argument("--tb", metavar="DIR", help="write TensorBoard scalars here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="a match between players, or mistakes on solved "
+                                        "positions")
+    _add_config_args(p)
+    p.add_argument("--player", metavar="CKPT|random|greedy|alphabeta:K",
+                   help="the player measured (default: the shipped checkpoint)")
+    p.add_argument("--checkpoint", metavar="CKPT", help="same as --player CKPT")
+    p.add_argument("--opponent", metavar="CKPT|random|greedy|alphabeta:K")
+    p.add_argument("--games", type=int, default=100, help="games in the match (default 100)")
+    p.add_argument("--sims", type=int, help="simulations per move (default arena.num_simulations)")
+    p.add_argument("--positions", nargs="?", const="pons", metavar="FILE",
+                   help="score against solver-labelled positions: pons (default), c4, or a file")
+    p.add_argument("--limit", type=int, help="use about this many positions, spread evenly")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="end with one JSON line")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("pipeline", help="self-play -> train -> arena iterations in a run folder")
+    _add_config_args(p)
+    p.add_argument("--run-dir", metavar="DIR", help="run folder (default runs/<config name>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("play", help="play against a net in the terminal")
+    _add_config_args(p)
+    p.add_argument("--checkpoint", metavar="PATH", help="net to play (default: the shipped one)")
+    p.add_argument("--first", choices=("human", "ai"), default="human", help="who moves first")
+    p.add_argument("--sims", type=int, help="AI simulations per move (default mcts.num_simulations)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("config", help="list every config field with its meaning, or print the "
+                                      "resolved config of --config/--set")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_config)
     return parser
 
 

@@ -153,12 +153,117 @@ def _check_device(value: str, key: str) -> None:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    """Learning from self-play data: loss = value MSE + policy cross-entropy (+ weight decay)."""
+
+    batch_size: int = F(256, "positions per gradient step")
+    epochs: float = F(2.0, "passes over the replay window per iteration")
+    optimizer: str = F("adamw", "adamw or sgd (SGD uses momentum)")
+    lr: float = F(1e-3, "learning rate (AdamW: 1e-3; SGD with momentum: ~0.02)")
+    lr_schedule: str = F("constant", "constant, or cosine: decays lr to lr*lr_final_fraction "
+                                     "over the run's iterations")
+    lr_final_fraction: float = F(0.1, "final lr as a fraction of lr under the cosine schedule")
+    momentum: float = F(0.9, "SGD momentum (paper: 0.9)")
+    weight_decay: float = F(1e-4, "decoupled weight decay (paper's L2: 1e-4)")
+    grad_clip: float = F(1.0, "clip the gradient's global norm to this; 0 = no clipping")
+    value_weight: float = F(1.0, "weight of the value MSE against the policy cross-entropy")
+    replay_iterations: int = F(4, "train on the data of the last K iterations")
+    max_samples: int = F(500_000, "at most this many most recent positions in memory")
+    mirror: bool = F(True, "augment with left-right mirrored positions (a random half of "
+                           "each batch)")
+    validation_fraction: float = F(0.05, "share of games held out to measure validation loss")
+    device: str = F("auto", "auto (CUDA if present), cpu, cuda")
+    amp: bool = F(True, "mixed precision on CUDA (bf16 where supported); ignored on CPU")
+    seed: int = F(0, "seed of batch order, augmentation and the validation split")
+
+    def validate(self, prefix: str = "train") -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"{prefix}.batch_size: {self.batch_size} is out of range; "
+                              "use at least 1")
+        if self.epochs <= 0:
+            raise ConfigError(f"{prefix}.epochs: must be > 0, got {self.epochs}")
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ConfigError(f"{prefix}.optimizer: {self.optimizer!r} is not adamw or sgd")
+        if self.lr <= 0:
+            raise ConfigError(f"{prefix}.lr: must be > 0, got {self.lr}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"{prefix}.lr_schedule: {self.lr_schedule!r} is not constant or "
+                              "cosine")
+        if not 0 < self.lr_final_fraction <= 1:
+            raise ConfigError(f"{prefix}.lr_final_fraction: must be in (0, 1]")
+        if self.weight_decay < 0 or self.grad_clip < 0 or self.value_weight < 0:
+            raise ConfigError(f"{prefix}: weight_decay, grad_clip and value_weight must be >= 0")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"{prefix}.momentum: must be in [0, 1)")
+        if self.replay_iterations < 1 or self.max_samples < 1:
+            raise ConfigError(f"{prefix}.replay_iterations/max_samples: use at least 1")
+        if not 0 <= self.validation_fraction < 1:
+            raise ConfigError(f"{prefix}.validation_fraction: must be in [0, 1)")
+        _check_device(self.device, f"{prefix}.device")
+
+
+@dataclass(frozen=True)
+class ArenaConfig:
+    """Candidate against the best net: promotion by match score."""
+
+    games: int = F(40, "games per match, colours alternating (an even number)")
+    num_simulations: int = F(50, "simulations per move for both players")
+    threshold: float = F(0.55, "promote when (wins + draws/2) / games reaches this")
+    opening_plies: int = F(2, "random opening moves before the players take over; each "
+                              "opening is played twice with colours swapped")
+    gating: bool = F(True, "false = always promote the candidate (AlphaZero without gating); "
+                           "the match is still played and logged")
+    parallel_games: int = F(64, "games played at once")
+
+    def validate(self, prefix: str = "arena") -> None:
+        if self.games < 2 or self.games % 2:
+            raise ConfigError(f"{prefix}.games: {self.games} is out of range; use an even "
+                              "number >= 2")
+        if self.num_simulations < 1:
+            raise ConfigError(f"{prefix}.num_simulations: {self.num_simulations} is out of "
+                              "range; use at least 1")
+        if not 0 < self.threshold <= 1:
+            raise ConfigError(f"{prefix}.threshold: must be in (0, 1], got {self.threshold}")
+        if not 0 <= self.opening_plies <= 8:
+            raise ConfigError(f"{prefix}.opening_plies: must be in 0..8")
+        if self.parallel_games < 1:
+            raise ConfigError(f"{prefix}.parallel_games: use at least 1")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The loop: self-play with the best net -> train a candidate -> arena -> promote."""
+
+    iterations: int = F(10, "iterations to run; raise it in a run's config.yaml to extend")
+    eval_opponents: list[str] = F(["random", "greedy"], "reference opponents the best net "
+                                  "meets after each iteration (random, greedy, alphabeta:K)")
+    eval_games: int = F(20, "games against each reference opponent per iteration (0 = none)")
+    positions_eval: bool = F(True, "score the raw policy against solver-labelled positions "
+                                   "each iteration (Pons benchmark, fast)")
+
+    def validate(self, prefix: str = "pipeline") -> None:
+        if self.iterations < 1:
+            raise ConfigError(f"{prefix}.iterations: {self.iterations} is out of range; use "
+                              "at least 1")
+        if self.eval_games < 0 or self.eval_games % 2:
+            raise ConfigError(f"{prefix}.eval_games: use an even number >= 0")
+        for o in self.eval_opponents:
+            if o not in ("random", "greedy") and not (
+                    o.startswith("alphabeta:") and o[10:].isdigit() and int(o[10:]) >= 1):
+                raise ConfigError(f"{prefix}.eval_opponents: unknown opponent {o!r}; use "
+                                  "random, greedy or alphabeta:K")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything one run needs."""
 
     net: NetConfig = Sub(NetConfig, "network architecture")
     mcts: MCTSConfig = Sub(MCTSConfig, "tree search")
     selfplay: SelfPlayConfig = Sub(SelfPlayConfig, "self-play")
+    train: TrainConfig = Sub(TrainConfig, "training")
+    arena: ArenaConfig = Sub(ArenaConfig, "arena and promotion")
+    pipeline: PipelineConfig = Sub(PipelineConfig, "the iteration loop")
 
     def validate(self) -> Config:
         """Check every section; raises ``ConfigError`` naming the key. Returns self."""
@@ -211,7 +316,8 @@ def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'}: expected a mapping of keys, got {data!r}")
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of keys, "
+                          f"got {data!r}")
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in fields(cls)}
     kwargs = {}
@@ -303,5 +409,6 @@ def describe(cls: type = Config, prefix: str = "") -> list[str]:
             lines.append(f"{key}: {f.metadata.get('doc', '')}")
             lines.extend(describe(tp, f"{key}."))
         else:
-            lines.append(f"  {key} = {f.default!r}: {f.metadata.get('doc', '')}")
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            lines.append(f"  {key} = {default!r}: {f.metadata.get('doc', '')}")
     return lines

@@ -279,3 +279,45 @@ def batch_mirror(b: np.ndarray) -> np.ndarray:
 def batch_key(own: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """A unique uint64 key per position (``own + mask``, as in Pons' transposition table)."""
     return own + mask
+
+
+COLUMN_MASK = tuple(((1 << ROWS) - 1) << (_H1 * c) for c in range(COLS))
+COLUMN_MASK_ARR = np.array(COLUMN_MASK, dtype=_U)
+_BOTTOM_ALL = sum(BOTTOM)
+
+
+def winning_cells(p, mask):
+    """Empty cells that would complete four in a row for the stones ``p`` (Python ints or
+    uint64 arrays, same layout). Not necessarily playable yet: AND with ``playable_cells``."""
+    if isinstance(p, np.ndarray):
+        r = (p << _U(1)) & (p << _U(2)) & (p << _U(3))
+        for s in (6, 7, 8):
+            s1, s2, s3 = _U(s), _U(2 * s), _U(3 * s)
+            t = (p << s1) & (p << s2)
+            r |= t & (p << s3)
+            r |= t & (p >> s1)
+            t = (p >> s1) & (p >> s2)
+            r |= t & (p << s1)
+            r |= t & (p >> s3)
+        return r & (BOARD_MASK_U ^ mask)
+    r = (p << 1) & (p << 2) & (p << 3)
+    for s in (6, 7, 8):
+        t = (p << s) & (p << 2 * s)
+        r |= t & (p << 3 * s)
+        r |= t & (p >> s)
+        t = (p >> s) & (p >> 2 * s)
+        r |= t & (p << s)
+        r |= t & (p >> 3 * s)
+    return r & (BOARD_MASK ^ mask)
+
+
+def playable_cells(mask):
+    """The cell each non-full column would take next (ints or uint64 arrays)."""
+    if isinstance(mask, np.ndarray):
+        return (mask + _U(_BOTTOM_ALL)) & BOARD_MASK_U
+    return (mask + _BOTTOM_ALL) & BOARD_MASK
+
+
+def batch_cell_columns(cells: np.ndarray) -> np.ndarray:
+    """bool [B, 7]: which columns hold at least one of ``cells`` (uint64 [B])."""
+    return (cells[:, None] & COLUMN_MASK_ARR[None, :]) != 0

@@ -1,0 +1,337 @@
+"""Matches between players, reference opponents, promotion, Elo, and solved-position scoring.
+
+A player is anything with ``select(boards) -> columns``: it picks one column for every position
+of a batch, so a whole match runs as batches across games. Reference opponents:
+
+* ``random``: a uniformly random legal column;
+* ``greedy``: wins at once if it can, blocks the opponent's immediate win if it must, else random;
+* ``alphabeta:K``: negamax with alpha-beta to depth K, scoring leaves by threats (empty cells
+  that would complete four) of each side, ties broken at random.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .config import ArenaConfig, MCTSConfig
+from .game import (
+    BOARD_MASK, Boards, State, batch_cell_columns, batch_legal, batch_play, playable_cells,
+    winning_cells,
+)
+from .mcts import Evaluate, search
+from .positions import LabelledPosition
+
+
+class Player(Protocol):
+    name: str
+
+    def select(self, boards: Boards) -> np.ndarray:
+        """One column (int [B]) for each of the B non-terminal positions."""
+
+
+def _random_legal(legal: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.argmax(rng.random(legal.shape) * legal + legal * 1e-9, axis=1)
+
+
+class RandomPlayer:
+    def __init__(self, seed: int = 0):
+        self.name = "random"
+        self.rng = np.random.default_rng(seed)
+
+    def select(self, boards: Boards) -> np.ndarray:
+        return _random_legal(batch_legal(boards.mask), self.rng)
+
+
+class GreedyPlayer:
+    def __init__(self, seed: int = 0):
+        self.name = "greedy"
+        self.rng = np.random.default_rng(seed)
+
+    def select(self, boards: Boards) -> np.ndarray:
+        own, mask = boards.own, boards.mask
+        play = playable_cells(mask)
+        wins = batch_cell_columns(winning_cells(own, mask) & play)
+        blocks = batch_cell_columns(winning_cells(own ^ mask, mask) & play)
+        legal = batch_legal(mask)
+        choice = np.where(wins.any(axis=1)[:, None], wins,
+                          np.where(blocks.any(axis=1)[:, None], blocks, legal))
+        return _random_legal(choice, self.rng)
+
+
+_ORDER = (3, 2, 4, 1, 5, 0, 6)  # centre first: better cut-offs
+_WIN = 1000
+
+
+class AlphaBetaPlayer:
+    """Depth-limited negamax; a win found at depth d scores ``_WIN - d`` (faster is better)."""
+
+    def __init__(self, depth: int, seed: int = 0):
+        self.name = f"alphabeta:{depth}"
+        self.depth = depth
+        self.rng = random.Random(seed)
+
+    @staticmethod
+    def _heuristic(s: State) -> int:
+        opp = s.own ^ s.mask
+        mine = winning_cells(s.own, s.mask).bit_count()
+        theirs = winning_cells(opp, s.mask).bit_count()
+        return mine - theirs
+
+    def _negamax(self, s: State, depth: int, alpha: int, beta: int, ply: int) -> int:
+        if s.lost:
+            return -(_WIN - ply)
+        if s.mask == BOARD_MASK:
+            return 0
+        if winning_cells(s.own, s.mask) & playable_cells(s.mask):
+            return _WIN - ply - 1
+        if depth == 0:
+            return self._heuristic(s)
+        best = -10 * _WIN
+        for c in _ORDER:
+            if not s.is_legal(c):
+                continue
+            v = -self._negamax(s.play(c), depth - 1, -beta, -alpha, ply + 1)
+            if v > best:
+                best = v
+            if v > alpha:
+                alpha = v
+            if alpha >= beta:
+                break
+        return best
+
+    def choose(self, s: State) -> int:
+        scores = {}
+        for c in s.legal_moves():
+            scores[c] = -self._negamax(s.play(c), self.depth - 1, -10 * _WIN, 10 * _WIN, 1)
+        top = max(scores.values())
+        return self.rng.choice([c for c, v in scores.items() if v == top])
+
+    def select(self, boards: Boards) -> np.ndarray:
+        return np.array([self.choose(boards.state(i)) for i in range(len(boards))])
+
+
+class MCTSPlayer:
+    """Search with a network evaluator and no root noise; plays the most visited column."""
+
+    def __init__(self, evaluate: Evaluate, mcts: MCTSConfig, name: str = "mcts"):
+        self.name = name
+        self.evaluate = evaluate
+        self.mcts = mcts
+
+    def select(self, boards: Boards) -> np.ndarray:
+        res = search(boards, self.evaluate, self.mcts)
+        return most_visited(res.visits, res.q)
+
+
+def most_visited(visits: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The most visited column per row; ties go to the better mean value, then the lower
+    column. visits [B, 7], q [B, 7] (NaN where unvisited) -> int [B]."""
+    q = np.nan_to_num(q, nan=-2.0)
+    key = visits.astype(np.float64) + (q + 2.0) / 8.0  # q in [-1, 1] never outweighs a visit
+    return key.argmax(axis=1)
+
+
+class PolicyPlayer:
+    """The raw network policy, no search: the most probable legal column."""
+
+    def __init__(self, evaluate: Evaluate, name: str = "policy"):
+        self.name = name
+        self.evaluate = evaluate
+
+    def select(self, boards: Boards) -> np.ndarray:
+        return self.evaluate(boards)[0].argmax(axis=1)
+
+
+def reference_player(spec: str, seed: int = 0) -> Player:
+    """``random``, ``greedy`` or ``alphabeta:K``; ValueError otherwise."""
+    if spec == "random":
+        return RandomPlayer(seed)
+    if spec == "greedy":
+        return GreedyPlayer(seed)
+    if spec.startswith("alphabeta:") and spec[10:].isdigit() and int(spec[10:]) >= 1:
+        return AlphaBetaPlayer(int(spec[10:]), seed)
+    raise ValueError(f"unknown opponent {spec!r}: use a checkpoint path, random, greedy or "
+                     "alphabeta:K")
+
+
+# --------------------------------------------------------------------------------------------
+# Matches
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MatchResult:
+    """Counts from player A's view, and each game's moves and result for A."""
+
+    wins: int = 0
+    draws: int = 0
+    losses: int = 0
+    games: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return self.wins + self.draws + self.losses
+
+    @property
+    def score(self) -> float:
+        return (self.wins + 0.5 * self.draws) / max(self.n, 1)
+
+    def elo(self) -> float:
+        """Elo difference of A over B implied by the score (clamped off 0 and 1)."""
+        return elo_from_score(self.score, self.n)
+
+    def summary(self) -> str:
+        return f"W{self.wins}/D{self.draws}/L{self.losses} (score {self.score:.3f})"
+
+
+def elo_from_score(score: float, n: int) -> float:
+    eps = 0.5 / max(n, 1)
+    s = min(max(score, eps), 1 - eps)
+    return -400.0 * math.log10(1 / s - 1)
+
+
+def openings(count: int, plies: int, seed: int) -> list[str]:
+    """``count`` random openings of ``plies`` moves that leave the game open (distinct while
+    there are enough of them)."""
+    rng = random.Random(seed)
+    seen: list[str] = []
+    attempts = 0
+    while len(seen) < count:
+        s, moves = State(), ""
+        for _ in range(plies):
+            c = rng.choice(s.legal_moves())
+            s, moves = s.play(c), moves + str(c + 1)
+        attempts += 1
+        if s.is_terminal() or s.result() is not None:
+            continue
+        if moves in seen and attempts < 50 * count:
+            continue
+        seen.append(moves)
+    return seen
+
+
+def play_match(a: Player, b: Player, games: int, opening_plies: int = 2, seed: int = 0,
+               parallel: int = 64, progress: bool = False, desc: str = "arena") -> MatchResult:
+    """``games`` games of A against B; each opening is played twice, A first then B first.
+    Up to ``parallel`` games run at once, each player choosing for all its games in one call."""
+    from tqdm import tqdm
+
+    opens = openings((games + 1) // 2, opening_plies, seed)
+    jobs = [(opens[g // 2], g % 2 == 0) for g in range(games)]  # (opening, A moves first)
+    result = MatchResult()
+    bar = tqdm(total=games, desc=desc, unit="game", disable=not progress, leave=False,
+               dynamic_ncols=True)
+    for start in range(0, games, parallel):
+        batch = jobs[start:start + parallel]
+        states = [State.from_moves(o) for o, _ in batch]
+        own = np.array([s.own for s in states], np.uint64)
+        mask = np.array([s.mask for s in states], np.uint64)
+        moves = [o for o, _ in batch]
+        # A is to move when (stones played is even) == (A moves first).
+        a_first = np.array([f for _, f in batch])
+        live = np.ones(len(batch), bool)
+        outcome = np.zeros(len(batch), int)  # for A
+        while live.any():
+            ply_even = (np.bitwise_count(mask) % 2 == 0)
+            a_turn = (ply_even == a_first)
+            cols = np.zeros(len(batch), np.int64)
+            for player, turn in ((a, a_turn), (b, ~a_turn)):
+                idx = np.flatnonzero(live & turn)
+                if idx.size:
+                    cols[idx] = player.select(Boards(own[idx], mask[idx]))
+            idx = np.flatnonzero(live)
+            o, m, won, full = batch_play(own[idx], mask[idx], cols[idx])
+            own[idx], mask[idx] = o, m
+            for j, g in enumerate(idx):
+                moves[g] += str(int(cols[g]) + 1)
+                if won[j] or full[j]:
+                    live[g] = False
+                    outcome[g] = 0 if not won[j] else (1 if a_turn[g] else -1)
+                    bar.update(1)
+        for g in range(len(batch)):
+            r = int(outcome[g])
+            result.wins += r == 1
+            result.draws += r == 0
+            result.losses += r == -1
+            result.games.append((moves[g], r))
+    bar.close()
+    return result
+
+
+def arena_match(candidate: Evaluate, best: Evaluate, cfg: ArenaConfig, mcts: MCTSConfig,
+                seed: int, progress: bool = True) -> MatchResult:
+    """Candidate (A) against best (B) with search at ``cfg.num_simulations``, no noise."""
+    m = MCTSConfig(**{**mcts.__dict__, "num_simulations": cfg.num_simulations,
+                      "dirichlet_fraction": 0.0})
+    return play_match(MCTSPlayer(candidate, m, "candidate"), MCTSPlayer(best, m, "best"),
+                      cfg.games, cfg.opening_plies, seed, cfg.parallel_games, progress)
+
+
+def promote(result: MatchResult, cfg: ArenaConfig) -> bool:
+    """The promotion rule: score (wins + draws/2)/games reaches the threshold, or no gating."""
+    return (not cfg.gating) or result.score >= cfg.threshold
+
+
+# --------------------------------------------------------------------------------------------
+# Solved positions
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SetScore:
+    """Mistakes on one benchmark set: rate over all positions, with a 95% Wilson interval,
+    and over the positions where a mistake is possible at all."""
+
+    n: int
+    mistakes: int
+    possible: int
+
+    @property
+    def rate(self) -> float:
+        return self.mistakes / max(self.n, 1)
+
+    @property
+    def rate_possible(self) -> float:
+        return self.mistakes / max(self.possible, 1)
+
+    def ci95(self) -> tuple[float, float]:
+        return wilson(self.mistakes, self.n)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    d = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def score_positions(player: Player, positions: list[LabelledPosition],
+                    batch: int = 1000, progress: bool = False,
+                    desc: str = "positions") -> dict[str, SetScore]:
+    """Mistake counts per set for ``player``'s choice in each position."""
+    from tqdm import tqdm
+
+    out: dict[str, SetScore] = {}
+    bar = tqdm(total=len(positions), desc=desc, unit="pos", disable=not progress, leave=False,
+               dynamic_ncols=True)
+    for i in range(0, len(positions), batch):
+        chunk = positions[i:i + batch]
+        cols = player.select(Boards.from_states([p.state for p in chunk]))
+        for p, c in zip(chunk, cols):
+            s = out.setdefault(p.set, SetScore(0, 0, 0))
+            s.n += 1
+            s.mistakes += bool(p.is_mistake(int(c)))
+            s.possible += p.mistake_possible()
+        bar.update(len(chunk))
+    bar.close()
+    return dict(sorted(out.items()))
+

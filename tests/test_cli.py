@@ -1,0 +1,184 @@
+"""The real entry point in subprocesses: pipeline end to end, kill and resume, hostile input,
+the seed's format, terminal play, and one-line errors."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from alphazero.checkpoint import load, save
+from alphazero.config import NetConfig
+from alphazero.data import read_samples
+from alphazero.net import build_net
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def az(*args, input=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "alphazero", *map(str, args)], cwd=ROOT,
+                          input=input, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_user_error(proc, *words):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ck") / "tiny.pt"
+    save(path, build_net(NetConfig(preset="tiny")))
+    return path
+
+
+def test_smoke_pipeline_end_to_end(tmp_path):
+    run = tmp_path / "run"
+    proc = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "iter 2/2" in proc.stdout
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2]
+    for r in rows:
+        a = r["arena"]
+        assert a["wins"] + a["draws"] + a["losses"] == 4
+        assert r["selfplay"]["positions"] > 0 and r["train"]["total"] > 0
+    assert load(run / "best.pt").net_config.preset == "tiny"
+    assert (run / "candidates" / "iter_0002.pt").exists()
+    assert list((run / "tb").iterdir())
+    # Finished: resuming does nothing; raising the iteration count extends the run.
+    again = az("pipeline", "--resume", run, "--quiet")
+    assert again.returncode == 0 and "all 2 iterations are done" in again.stdout
+    more = az("pipeline", "--resume", run, "--set", "pipeline.iterations=3", "--quiet")
+    assert more.returncode == 0 and "iter 3/3" in more.stdout
+    # Starting over an existing run is refused with the fix.
+    assert_user_error(az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run),
+                      "already holds a run", "--resume")
+
+
+def test_kill_during_selfplay_then_resume_keeps_finished_files(tmp_path):
+    run = tmp_path / "run"
+    slow = ["--set", "selfplay.games=48", "--set", "selfplay.chunk_games=2",
+            "--set", "selfplay.parallel_games=2", "--set", "mcts.num_simulations=16",
+            "--set", "pipeline.iterations=1"]
+    cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", "configs/smoke.yaml",
+           "--run-dir", str(run), "--quiet", *slow]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    data = run / "data" / "iter_0001"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if data.exists() and len(list(data.glob("chunk_*.pkl"))) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = {p.name: p.read_bytes() for p in data.glob("chunk_*.pkl")}
+    assert 3 <= len(kept) < 24, "killed in the middle of self-play"
+    for name in kept:
+        read_samples(data / name)  # every finished file is whole
+    res = az("pipeline", "--resume", run, "--quiet")
+    assert res.returncode == 0, res.stderr
+    for name, payload in kept.items():
+        assert (data / name).read_bytes() == payload  # kept, not regenerated
+    files = sorted(data.glob("chunk_*.pkl"))
+    assert len(files) == 24 and not list(data.glob("*.tmp")) and not list(data.glob(".*"))
+    total = sum(len(read_samples(f)) for f in files)
+    row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["selfplay"]["positions"] == total
+    assert row["window_positions"] == total  # every finished file was used for training
+
+
+def test_hostile_pickle_is_refused_by_train(tmp_path, tiny_ckpt):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "evil.pkl").write_bytes(pickle.dumps([Evil()]))
+    proc = az("train", "--data", data, "--checkpoint", tiny_ckpt, "--out", tmp_path / "o.pt")
+    assert_user_error(proc, "evil.pkl", "refused")
+    assert not marker.exists() and not (tmp_path / "o.pt").exists()
+
+
+def test_seed_format_dataset_trains(tmp_path, tiny_ckpt):
+    from .test_train_data import games, to_seed_format
+
+    data = tmp_path / "datasets" / "iter_0"
+    data.mkdir(parents=True)
+    for i, rec in enumerate(games(6, seed=9)):
+        (data / f"dataset_iter0_cpu0_{i}_2020-01-01").write_bytes(
+            pickle.dumps(to_seed_format(rec)))
+    out = tmp_path / "trained.pt"
+    proc = az("train", "--data", data, "--checkpoint", tiny_ckpt, "--out", out, "--quiet",
+              "--set", "train.batch_size=32")
+    assert proc.returncode == 0, proc.stderr
+    ck = load(out)
+    assert ck.iteration == 1 and ck.optimizer is not None and ck.meta["train"]["total"] > 0
+
+
+def test_play_through_stdin(tiny_ckpt):
+    junk = "garbage\n0\n8\n\n"
+    moves = "".join(f"{c}\n" for c in "1234567" for _ in range(7))
+    proc = az("play", "--checkpoint", tiny_ckpt, "--sims", "4", input=junk + moves)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "'garbage' is not a column" in out and "'0' is not a column" in out
+    assert "'8' is not a column" in out and "an empty line is not a column" in out
+    assert "AI plays" in out and "visits" in out
+    assert any(end in out for end in ("You win!", "The AI wins.", "Draw"))
+
+
+def test_play_leaves_cleanly_on_eof(tiny_ckpt):
+    proc = az("play", "--checkpoint", tiny_ckpt, "--sims", "2", input="4\n")
+    assert proc.returncode == 0 and "Bye." in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_user_errors_are_one_line(tmp_path, tiny_ckpt):
+    bad_yaml = tmp_path / "bad.yaml"
+    bad_yaml.write_text("mcts: {num_simulations: 5\n  oops")
+    assert_user_error(az("pipeline", "--config", bad_yaml, "--run-dir", tmp_path / "r"),
+                      "not valid YAML")
+    assert not (tmp_path / "r").exists()
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("mcts: {simulations: 5}\n")
+    assert_user_error(az("pipeline", "--config", unknown), "unknown config key 'mcts.simulations'")
+    assert_user_error(az("self-play", "--out", tmp_path / "d", "--set", "mcts.bogus=1"),
+                      "mcts.bogus")
+    assert_user_error(az("self-play", "--out", tmp_path / "d", "--sims", "-4"),
+                      "mcts.num_simulations")
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes(tiny_ckpt.read_bytes()[:1000])
+    assert_user_error(az("evaluate", "--player", trunc, "--opponent", "random", "--games", "2"),
+                      "truncated or corrupted")
+    assert_user_error(az("train", "--data", tmp_path / "nope", "--out", tmp_path / "x.pt"),
+                      "not found")
+    assert_user_error(az("evaluate", "--player", "alphabeta:zz", "--opponent", "random"),
+                      "unknown opponent")
+    assert not (tmp_path / "d").exists()
+
+
+def test_evaluate_positions_json(tiny_ckpt):
+    proc = az("evaluate", "--checkpoint", tiny_ckpt, "--positions", "--sims", "8",
+              "--limit", "60", "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["sims"] == 8 and report["checkpoint"] == str(tiny_ckpt)
+    assert set(report["sets"]) == {"Test_L1_R1", "Test_L1_R2", "Test_L1_R3", "Test_L2_R1",
+                                   "Test_L2_R2", "Test_L3_R1"}
+    for s in report["sets"].values():
+        assert 0 <= s["ci95"][0] <= s["mistake_rate"] <= s["ci95"][1] <= 1 and s["n"] == 10
+    assert np.isclose(sum(s["n"] for s in report["policy_sets"].values()), 60)

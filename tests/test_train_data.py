@@ -1,0 +1,121 @@
+"""Dataset window, split and augmentation; the seed importer; the trainer learns."""
+
+import pickle
+
+import numpy as np
+import torch
+
+from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig, TrainConfig
+from alphazero.data import (
+    Samples, import_seed, load_dataset, minibatches, read_samples, split_by_game, write_samples,
+)
+from alphazero.encoder import mirror_planes, mirror_policy
+from alphazero.net import build_net
+from alphazero.selfplay import play_games
+from alphazero.train import Trainer, lr_at
+
+from .fakes import hashed_evaluator
+
+
+def games(n=6, seed=0):
+    sp = SelfPlayConfig(games=n, parallel_games=n, seed=seed)
+    return list(play_games(hashed_evaluator, MCTSConfig(num_simulations=16), sp, range(n)))
+
+
+def shard(folder, name, recs):
+    s = Samples.concat([r.samples for r in recs])
+    write_samples(folder / name, s, {"game_lengths": [len(r.moves) for r in recs]})
+    return s
+
+
+def to_seed_format(rec):
+    """Our game record written the way the seed blog's code writes it."""
+    entries = []
+    n = len(rec.moves)
+    for k in range(n):
+        own, opp, second = rec.samples.states[k].astype(np.int64)
+        x_moves = bool(second.max())
+        o, x = (opp, own) if x_moves else (own, opp)
+        s = np.stack([o, x, np.full((6, 7), int(x_moves))], axis=-1)
+        entries.append([s, rec.samples.policies[k].astype(np.float64), 0 if k == 0 else rec.result])
+    return entries
+
+
+def test_seed_format_imports_to_our_samples(tmp_path):
+    for rec in games(8, seed=3):
+        path = tmp_path / "dataset_iter0_cpu0_0_2020"
+        path.write_bytes(pickle.dumps(to_seed_format(rec)))
+        got = read_samples(path)
+        assert np.array_equal(got.states, rec.samples.states)
+        assert np.allclose(got.policies, rec.samples.policies)
+        # The seed's first-entry 0 is repaired from the game's result.
+        assert np.array_equal(got.values, rec.samples.values)
+
+
+def test_window_keeps_the_most_recent_positions_and_split_holds_out_whole_games(tmp_path):
+    d1, d2 = tmp_path / "iter_0001", tmp_path / "iter_0002"
+    d1.mkdir()
+    d2.mkdir()
+    a = shard(d1, "chunk_00000.pkl", games(6, seed=1))
+    b = shard(d2, "chunk_00000.pkl", games(6, seed=2))
+    (d2 / ".chunk_00001.pkl.tmp").write_bytes(b"half a file")  # never read as data
+    full = load_dataset([str(d1), str(d2)])
+    assert len(full.samples) == len(a) + len(b)
+    assert len(np.unique(full.game)) == 12
+    window = load_dataset([str(d1), str(d2)], max_samples=len(b) + 5)
+    assert len(window.samples) == len(b) + 5
+    assert np.array_equal(window.samples.states[-len(b):], b.states)
+    tr, va = split_by_game(full.game, 0.3, seed=0)
+    assert len(va) and len(tr) and not set(full.game[tr]) & set(full.game[va])
+    assert len(tr) + len(va) == len(full.samples)
+
+
+def test_mirror_augmentation_flips_states_and_policies_together():
+    recs = games(4)
+    s = Samples.concat([r.samples for r in recs])
+    seen_flip = seen_plain = False
+    rng = np.random.default_rng(0)
+    for st, pol, val in minibatches(s, 16, rng, mirror=True, steps=20):
+        for k in range(len(val)):
+            plain = np.flatnonzero((s.states == st[k]).all(axis=(1, 2, 3))
+                                   & (s.policies == pol[k]).all(axis=1))
+            flipped = np.flatnonzero(
+                (mirror_planes(s.states) == st[k]).all(axis=(1, 2, 3))
+                & (mirror_policy(s.policies) == pol[k]).all(axis=1))
+            assert plain.size or flipped.size
+            seen_plain |= bool(plain.size)
+            seen_flip |= bool(flipped.size) and not plain.size
+    assert seen_flip and seen_plain
+
+
+def test_trainer_lowers_the_loss_and_keeps_optimizer_state():
+    recs = games(12, seed=5)
+    s = Samples.concat([r.samples for r in recs])
+    torch.manual_seed(0)
+    net = build_net(NetConfig(preset="tiny"))
+    cfg = TrainConfig(batch_size=64, epochs=30, lr=3e-3, device="cpu")
+    trainer = Trainer(net, cfg, torch.device("cpu"))
+    before = trainer.evaluate(s)["total"]
+    fit = trainer.fit(s, s, progress=False)
+    assert fit.val["total"] < before - 0.5
+    state = trainer.opt.state_dict()
+    assert state["state"], "AdamW moments exist after training"
+    again = Trainer(net, cfg, torch.device("cpu"), optimizer_state=state)
+    assert again.opt.state_dict()["state"].keys() == state["state"].keys()
+
+
+def test_cosine_schedule():
+    cfg = TrainConfig(lr=1.0, lr_schedule="cosine", lr_final_fraction=0.1)
+    assert lr_at(cfg, 1, 10) == 1.0 and abs(lr_at(cfg, 10, 10) - 0.1) < 1e-9
+    assert lr_at(TrainConfig(lr=0.5), 7, 10) == 0.5
+
+
+def test_import_seed_rejects_malformed_entries():
+    import pytest
+
+    from alphazero.data import DataError
+
+    with pytest.raises(DataError, match="wrong shape"):
+        import_seed([[np.zeros((6, 7)), np.ones(7) / 7, 0]])
+    with pytest.raises(DataError, match="not \\[s, p, v\\]"):
+        import_seed([[1, 2]])
