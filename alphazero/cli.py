@@ -254,7 +254,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         cfg = _config(args)
         run_dir = args.run_dir or os.path.join(
             "runs", os.path.splitext(os.path.basename(args.config))[0])
-        create_run(run_dir, cfg)
+        if not create_run(run_dir, cfg):
+            print(f"pipeline: {run_dir} already holds this run; resuming it")
     run(run_dir, progress=not args.quiet)
     print(f"pipeline: done; best net in {os.path.join(run_dir, 'best.pt')}, metrics in "
           f"{os.path.join(run_dir, 'metrics.jsonl')}, TensorBoard: tensorboard --logdir "

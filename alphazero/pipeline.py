@@ -106,21 +106,28 @@ def _append_metrics(path: str, row: dict) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def create_run(run_dir: str, cfg: Config) -> None:
-    """A new run folder with the resolved config and a freshly initialised best net."""
+def create_run(run_dir: str, cfg: Config) -> bool:
+    """A new run folder with the resolved config and a freshly initialised best net.
+
+    If ``run_dir`` already holds a run with exactly this config, nothing is written and False
+    is returned (the caller resumes it); a run with another config is a ``ConfigError``.
+    """
     import torch
 
-    if os.path.exists(os.path.join(run_dir, "config.yaml")):
-        raise ConfigError(f"run folder {run_dir!r} already holds a run; continue it with "
-                          f"--resume {run_dir} or choose another --run-dir")
-    os.makedirs(run_dir, exist_ok=True)
     device = select_device(cfg.train.device)
     cfg = dataclasses.replace(cfg, net=cfg.net.resolve(device.type == "cuda"))
+    if os.path.exists(os.path.join(run_dir, "config.yaml")):
+        if load(os.path.join(run_dir, "config.yaml")) == cfg:
+            return False
+        raise ConfigError(f"run folder {run_dir!r} already holds a run with another config; "
+                          f"continue it with --resume {run_dir} or choose another --run-dir")
+    os.makedirs(run_dir, exist_ok=True)
     torch.manual_seed(cfg.selfplay.seed)
     net = build_net(cfg.net, "cpu")
     # The net first, the config last: a folder with config.yaml is always a complete run.
     checkpoint.save(RunPaths(run_dir).best, net, iteration=0, meta={"elo": 0.0})
     dump(cfg, RunPaths(run_dir).config)
+    return True
 
 
 def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -273,7 +280,9 @@ def _train_candidate(it: int, cfg: Config, paths: RunPaths, device, writer,
                      progress: bool) -> None:
     t = cfg.train
     first = max(1, it - t.replay_iterations + 1)
-    ds = load_dataset([paths.data(i) for i in range(first, it + 1)], t.max_samples)
+    # Older folders of the window may have been deleted to save space: use what is there.
+    dirs = [paths.data(i) for i in range(first, it + 1) if os.path.isdir(paths.data(i))]
+    ds = load_dataset(dirs, t.max_samples)
     tr_idx, va_idx = split_by_game(ds.game, t.validation_fraction, seed=t.seed + it)
     prev = paths.candidate(it - 1)
     start = checkpoint.load(prev if os.path.exists(prev) else paths.best, device,

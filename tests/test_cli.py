@@ -62,9 +62,12 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     assert again.returncode == 0 and "all 2 iterations are done" in again.stdout
     more = az("pipeline", "--resume", run, "--set", "pipeline.iterations=3", "--quiet")
     assert more.returncode == 0 and "iter 3/3" in more.stdout
-    # Starting over an existing run is refused with the fix.
-    assert_user_error(az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run),
-                      "already holds a run", "--resume")
+    # The same command again resumes; a different config over an existing run is refused.
+    same = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet",
+              "--set", "pipeline.iterations=3")
+    assert same.returncode == 0 and "resuming" in same.stdout
+    assert_user_error(az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run,
+                         "--set", "mcts.num_simulations=9"), "another config", "--resume")
 
 
 def test_kill_during_selfplay_then_resume_keeps_finished_files(tmp_path):
