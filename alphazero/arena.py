@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from . import faults
 from .config import ArenaConfig, MCTSConfig
 from .game import (
     BOARD_MASK, Boards, State, batch_cell_columns, batch_legal, batch_play, playable_cells,
@@ -253,6 +254,7 @@ def play_match(a: Player, b: Player, games: int, opening_plies: int = 2, seed: i
                     live[g] = False
                     outcome[g] = 0 if not won[j] else (1 if a_turn[g] else -1)
                     bar.update(1)
+                    faults.point("arena_game")
         for g in range(len(batch)):
             r = int(outcome[g])
             result.wins += r == 1

@@ -12,6 +12,7 @@ on a CUDA machine loads on a CPU-only one.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import zipfile
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import torch
 
+from . import faults
 from .config import NetConfig
 from .net import ConnectNet
 
@@ -45,11 +47,22 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     """``torch.save`` to ``path.tmp``, fsync, then ``os.replace``: readers never see half a file."""
     path = os.fspath(path)
     tmp = f"{path}.tmp"
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    # Serialise in memory first: torch's zip writer turns a full disk into an opaque
+    # RuntimeError, while a plain write reports ENOSPC as the OSError it is.
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    try:
+        with open(tmp, "wb") as fh:
+            faults.point("checkpoint_write", path)
+            fh.write(buf.getbuffer())
+            fh.flush()
+            os.fsync(fh.fileno())
+        faults.point("checkpoint_replace", path)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def save(path: str | os.PathLike, net: ConnectNet, iteration: int = 0,

@@ -29,7 +29,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .game import IllegalMoveError
     from .net import DeviceError
 
-    return (UserError, ConfigError, CheckpointError, DataError, IllegalMoveError, DeviceError)
+    from .selfplay import WorkerError
+
+    return (UserError, ConfigError, CheckpointError, DataError, IllegalMoveError, DeviceError,
+            WorkerError)
 
 
 def _config(args: argparse.Namespace, extra: list[str] | None = None):
@@ -381,6 +384,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except _user_errors() as e:
         print(f"alphazero {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as e:
+        if os.environ.get("ALPHAZERO_DEBUG"):
+            raise
+        what = f" {os.fsdecode(e.filename)}" if e.filename else ""
+        again = (" then run the same command again: finished work is kept"
+                 if args.command in ("pipeline", "self-play") else " then try again")
+        print(f"alphazero {args.command}: error: cannot write or read{what}: "
+              f"{e.strerror or e}; free disk space or fix the folder's permissions,{again}",
+              file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"alphazero {args.command}: interrupted", file=sys.stderr)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from . import faults
 from .game import COLS, ROWS
 
 FORMAT = "alphazero-c4-data"
@@ -117,9 +118,11 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
+            faults.point("write", path)
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
+        faults.point("replace", path)
         os.replace(tmp, path)
     except BaseException:
         try:

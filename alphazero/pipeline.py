@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import checkpoint
+from . import checkpoint, faults
 from .arena import (
     MCTSPlayer, PolicyPlayer, arena_match, elo_from_score, play_match, promote, reference_player,
     score_positions,
@@ -173,6 +173,10 @@ def run(run_dir: str, progress: bool = True, log: Callable[[str], None] = print)
     log(f"run {run_dir}: iterations {todo[0]}..{total} of {total}, net {cfg.net.describe()}, "
         f"{cfg.mcts.num_simulations} sims, device {device}")
     positions = load_positions(path_of(PONS))[::5] if cfg.pipeline.positions_eval else []
+    # Fail in one clear line before any work if the folder cannot be written (read-only, full).
+    probe = os.path.join(run_dir, ".write-probe")
+    atomic_write_bytes(probe, b"ok")
+    os.unlink(probe)
     writer = SummaryWriter(paths.tb)
     durations: list[float] = []
     try:
@@ -180,6 +184,7 @@ def run(run_dir: str, progress: bool = True, log: Callable[[str], None] = print)
             t0 = time.perf_counter()
             row = iteration(it, cfg, paths, device, writer, positions, progress)
             row["seconds"] = round(time.perf_counter() - t0, 1)
+            faults.point("metrics")
             _append_metrics(paths.metrics, row)
             durations.append(row["seconds"])
             eta = np.mean(durations) * (total - it)
@@ -243,6 +248,7 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
                                                  positions)
         os.makedirs(os.path.dirname(ev_path), exist_ok=True)
         write_json(ev_path, ev)
+    faults.point("promote")
     if ev["promoted"] and best_ck.iteration < it:
         checkpoint.save(paths.best, ck.net, iteration=it, meta={"elo": ev["elo"]})
 

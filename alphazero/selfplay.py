@@ -135,6 +135,16 @@ def num_chunks(sp: SelfPlayConfig) -> int:
     return -(-sp.games // sp.chunk_games)
 
 
+def remove_stale_temp_files(out_dir: str) -> None:
+    """Delete temp files a killed writer left behind (``.NAME.tmp``); never read as data."""
+    for name in os.listdir(out_dir):
+        if name.startswith(".") and name.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(out_dir, name))
+            except FileNotFoundError:
+                pass
+
+
 def missing_chunks(out_dir: str, sp: SelfPlayConfig) -> list[int]:
     """Chunks with no finished file in ``out_dir`` (a stray temp file does not count)."""
     return [c for c in range(num_chunks(sp)) if not os.path.exists(chunk_path(out_dir, c))]
@@ -206,6 +216,8 @@ def _worker(job: WorkerJob, worker_id: int, messages: mp.Queue) -> None:
                     {**job.meta, "worker": worker_id},
                     on_game=lambda r: messages.put(("game", worker_id, len(r.samples))))
         messages.put(("done", worker_id))
+    except OSError as e:  # a full disk or a read-only folder: the parent reports it in a line
+        messages.put(("oserror", worker_id, e.errno, e.strerror, e.filename))
     except BaseException:  # noqa: BLE001 - the parent must hear about every failure
         messages.put(("error", worker_id, traceback.format_exc()))
 
@@ -226,6 +238,7 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     from tqdm import tqdm
 
     os.makedirs(out_dir, exist_ok=True)
+    remove_stale_temp_files(out_dir)
     todo = missing_chunks(out_dir, sp)
     total_games = sum(len(chunk_games(c, sp)) for c in todo)
     meta = {"checkpoint": checkpoint, "sims": mcts.num_simulations, "seed": sp.seed,
@@ -284,6 +297,8 @@ def _run_processes(checkpoint, net, mcts, sp, out_dir, meta, todo, workers, tick
                 tick(msg[2])
             elif msg[0] == "done":
                 running.discard(msg[1])
+            elif msg[0] == "oserror":
+                raise OSError(msg[2], msg[3], msg[4])
             else:
                 raise WorkerError(f"self-play worker {msg[1]} failed:\n{msg[2]}")
     finally:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as Fn
 
+from . import faults
 from .config import TrainConfig
 from .data import Samples, minibatches
 from .net import ConnectNet, autocast_dtype
@@ -138,6 +139,7 @@ class Trainer:
             self.scaler.update()
             seen += len(v)
             self.global_step += 1
+            faults.point("train_step")
             vals = dict(zip(out, torch.stack([t.detach().float() for t in out.values()])
                             .tolist()))  # one device sync per step
             for k, x_ in vals.items():

@@ -4,6 +4,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alphazero.game import (
     BOARD_MASK, COLS, Boards, IllegalMoveError, State, batch_key, batch_legal, batch_lost,
@@ -146,6 +148,28 @@ def test_boards_round_trip():
     states = [State.from_moves(m) for m in ("", "4", "4453", "1212121")]
     b = Boards.from_states(states)
     assert [b.state(i) for i in range(len(b))] == states
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 6), max_size=60))
+def test_any_move_sequence_single_and_batched_agree(cols):
+    """Property: for any column sequence, both engines accept the same legal prefix, reach the
+    same bitboards and agree on wins; the mirrored sequence gives the mirrored position."""
+    s, m = State(), State()
+    own = np.zeros(1, np.uint64)
+    mask = np.zeros(1, np.uint64)
+    for c in cols:
+        if not s.is_legal(c):
+            with pytest.raises(IllegalMoveError):
+                s.play(c)
+            continue
+        s, m = s.play(c), m.play(6 - c)
+        own, mask, won, full = batch_play(own, mask, np.array([c]))
+        assert (int(own[0]), int(mask[0]), bool(won[0])) == (s.own, s.mask, s.lost)
+        assert bool(full[0]) == (s.ply == 42)
+        assert m == s.mirror()
+        if s.is_terminal():
+            break
 
 
 def test_agrees_with_openspiel():

@@ -71,7 +71,7 @@ def test_one_network_call_per_simulation_step():
 
 
 def test_batch_rows_are_independent():
-    positions = ["", "4", "4453", "112233", "3344", "77665", "121212"]
+    positions = ["", "4", "4453", "112233", "3344", "77665", "121212", "111111", "1111112222227"]
     together = run(positions, hashed_evaluator)
     for i, m in enumerate(positions):
         alone = run([m], hashed_evaluator)
