@@ -259,7 +259,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
             "runs", os.path.splitext(os.path.basename(args.config))[0])
         if not create_run(run_dir, cfg):
             print(f"pipeline: {run_dir} already holds this run; resuming it")
-    run(run_dir, progress=not args.quiet)
+    run(run_dir, progress=not args.quiet, ray_address=args.ray)
     print(f"pipeline: done; best net in {os.path.join(run_dir, 'best.pt')}, metrics in "
           f"{os.path.join(run_dir, 'metrics.jsonl')}, TensorBoard: tensorboard --logdir "
           f"{os.path.join(run_dir, 'tb')}")
@@ -359,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--run-dir", metavar="DIR", help="run folder (default runs/<config name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--ray", metavar="ADDRESS", help="play self-play on a Ray cluster: auto (the "
+                   "cluster this machine joined), HOST:PORT, or local (start one here)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_pipeline)
 

@@ -134,6 +134,11 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
 
 def write_samples(path: str | os.PathLike, samples: Samples, meta: dict | None = None) -> None:
     """Write a shard atomically (readers never see half a file)."""
+    atomic_write_bytes(path, shard_bytes(samples, meta))
+
+
+def shard_bytes(samples: Samples, meta: dict | None = None) -> bytes:
+    """The bytes of a shard file (what ``write_samples`` writes)."""
     obj = {
         "format": FORMAT, "version": VERSION,
         "states": np.ascontiguousarray(samples.states, dtype=np.int8),
@@ -141,7 +146,7 @@ def write_samples(path: str | os.PathLike, samples: Samples, meta: dict | None =
         "values": np.ascontiguousarray(samples.values, dtype=np.float32),
         "meta": {**samples.meta, **(meta or {})},
     }
-    atomic_write_bytes(path, pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _check_array(path: str, name: str, a: Any, shape_tail: tuple, kinds: str) -> np.ndarray:

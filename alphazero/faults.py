@@ -5,7 +5,9 @@ file written but not yet moved into place, a checkpoint half-way, a promotion in
 the environment variable ``ALPHAZERO_FAULT`` names that point, the call does nothing. The value
 is ``NAME[:N][:ACTION]``: on the N-th time (default 1) the point is reached in this process,
 ``kill`` (default) SIGKILLs the process, ``enospc`` raises ``OSError(ENOSPC)`` as a full disk
-would, ``erofs`` raises ``OSError(EROFS)`` as a read-only file system would. Tests use it to crash the pipeline at every phase and check that the run resumes.
+would, ``erofs`` raises ``OSError(EROFS)`` as a read-only file system would, ``killonce`` kills
+only if the file named by ``ALPHAZERO_FAULT_MARKER`` does not exist yet, creating it (so a
+restarted process, whose hit counter starts again, survives). Tests use it to crash the pipeline at every phase and check that the run resumes.
 """
 
 from __future__ import annotations
@@ -33,4 +35,10 @@ def point(name: str, path: str | None = None) -> None:
     if action in ("enospc", "erofs"):
         code = errno.ENOSPC if action == "enospc" else errno.EROFS
         raise OSError(code, os.strerror(code), path)
+    if action == "killonce":
+        marker = os.environ["ALPHAZERO_FAULT_MARKER"]
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return
     os.kill(os.getpid(), signal.SIGKILL)

@@ -31,6 +31,7 @@ from .arena import (
     MCTSPlayer, PolicyPlayer, arena_match, elo_from_score, play_match, promote, reference_player,
     score_positions,
 )
+from .cluster import run_ray_pool
 from .config import Config, ConfigError, MCTSConfig, dump, load
 from .data import atomic_write_bytes, load_dataset, split_by_game, subset
 from .net import build_net, make_evaluator, select_device
@@ -156,8 +157,10 @@ def _fmt_time(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def run(run_dir: str, progress: bool = True, log: Callable[[str], None] = print) -> list[dict]:
-    """Run (or resume) the iterations of the run in ``run_dir``; returns all metrics rows."""
+def run(run_dir: str, progress: bool = True, log: Callable[[str], None] = print,
+        ray_address: str | None = None) -> list[dict]:
+    """Run (or resume) the iterations of the run in ``run_dir``; returns all metrics rows.
+    With ``ray_address`` self-play runs on that Ray cluster (see ``cluster.py``)."""
     from torch.utils.tensorboard import SummaryWriter
 
     cfg = open_run(run_dir)
@@ -182,7 +185,7 @@ def run(run_dir: str, progress: bool = True, log: Callable[[str], None] = print)
     try:
         for it in todo:
             t0 = time.perf_counter()
-            row = iteration(it, cfg, paths, device, writer, positions, progress)
+            row = iteration(it, cfg, paths, device, writer, positions, progress, ray_address)
             row["seconds"] = round(time.perf_counter() - t0, 1)
             faults.point("metrics")
             _append_metrics(paths.metrics, row)
@@ -214,12 +217,18 @@ def _selfplay_seed(seed: int, it: int) -> int:
 
 
 def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
-              progress: bool) -> dict:
+              progress: bool, ray_address: str | None = None) -> dict:
     """One iteration; each phase is skipped when its output file already exists."""
     # 1. Self-play with the best net: resumable chunk by chunk.
     sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
-    stats = run_pool(paths.best, cfg.net, cfg.mcts, sp, paths.data(it),
-                     meta={"iteration": it}, progress=progress, desc=f"iter {it} self-play")
+    if ray_address:
+        stats = run_ray_pool(ray_address, paths.best, cfg.net, cfg.mcts, sp, paths.data(it),
+                             meta={"iteration": it}, progress=progress,
+                             desc=f"iter {it} self-play (ray)")
+    else:
+        stats = run_pool(paths.best, cfg.net, cfg.mcts, sp, paths.data(it),
+                         meta={"iteration": it}, progress=progress,
+                         desc=f"iter {it} self-play")
     sp_positions = _count_positions(paths.data(it))
 
     # 2. Train the candidate on the replay window, continuing the previous candidate.

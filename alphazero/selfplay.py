@@ -24,7 +24,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .config import MCTSConfig, NetConfig, SelfPlayConfig
-from .data import Samples, now_iso, write_samples
+from .data import Samples, atomic_write_bytes, now_iso, shard_bytes
 from .encoder import encode
 from .game import Boards, batch_legal, batch_play
 from .mcts import Evaluate, apply_temperature, dirichlet_noise, sample_moves, search
@@ -151,9 +151,11 @@ def missing_chunks(out_dir: str, sp: SelfPlayConfig) -> list[int]:
 
 
 def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks: Sequence[int],
-                out_dir: str, meta: dict,
-                on_game: Callable[[GameRecord], None] | None = None) -> None:
-    """Play every game of ``chunks`` and write each chunk's file as soon as it is complete."""
+                out_dir: str | None, meta: dict,
+                on_game: Callable[[GameRecord], None] | None = None,
+                on_chunk: Callable[[int, bytes], None] | None = None) -> None:
+    """Play every game of ``chunks``; as soon as a chunk is complete, write its file into
+    ``out_dir`` atomically, or hand its bytes to ``on_chunk(chunk, payload)`` instead."""
     ids = [g for c in chunks for g in chunk_games(c, sp)]
     owner = {g: c for c in chunks for g in chunk_games(c, sp)}
     done: dict[int, list[GameRecord]] = {c: [] for c in chunks}
@@ -162,11 +164,14 @@ def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks
         done[c].append(rec)
         if len(done[c]) == len(chunk_games(c, sp)):
             recs = sorted(done.pop(c), key=lambda r: r.game_id)
-            samples = Samples.concat([r.samples for r in recs])
-            write_samples(chunk_path(out_dir, c), samples, {
+            payload = shard_bytes(Samples.concat([r.samples for r in recs]), {
                 **meta, "chunk": c, "games": len(recs), "created": now_iso(),
                 "results": [r.result for r in recs],
                 "game_lengths": [len(r.moves) for r in recs]})
+            if on_chunk is not None:
+                on_chunk(c, payload)
+            else:
+                atomic_write_bytes(chunk_path(out_dir, c), payload)
         if on_game is not None:
             on_game(rec)
 

@@ -7,7 +7,7 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "alphazero"
 
 # Each module may import only modules to its left (and the leaves config and faults).
 ORDER = ["game", "positions", "encoder", "net", "checkpoint", "mcts", "data", "selfplay",
-         "train", "arena", "pipeline", "play", "cli"]
+         "cluster", "train", "arena", "pipeline", "play", "cli"]
 LEAVES = {"config", "faults"}
 NO_TORCH = {"config", "faults", "game", "positions", "encoder", "mcts", "data"}
 NEVER = {"mcts": {"net", "checkpoint"}, "data": {"net", "checkpoint", "mcts"}}

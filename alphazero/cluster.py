@@ -1,0 +1,153 @@
+"""Self-play on a Ray cluster: the same games as the local pool, spread over nodes.
+
+The driver (the machine running ``alphazero pipeline --ray ...``) puts the checkpoint's bytes in
+Ray's object store, starts ``selfplay.workers`` actors (one CPU each, or one GPU each when
+``selfplay.device`` is cuda), and hands each actor groups of chunks. An actor plays a group
+with all its games in flight and returns each finished chunk's file bytes; the driver writes
+them into the run folder atomically, so nodes need no shared file system. An actor that dies
+is restarted by Ray and its group retried; a group that keeps failing is retried on the other
+actors before the run gives up. Chunks already in the run folder are never replayed.
+
+Ray is an optional extra: ``pip install -e ".[ray]"``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any
+
+from . import faults
+from .config import MCTSConfig, NetConfig, SelfPlayConfig
+from .data import atomic_write_bytes
+from .selfplay import (
+    WorkerError, chunk_games, chunk_path, load_evaluator, missing_chunks, play_chunks,
+    remove_stale_temp_files,
+)
+
+GROUP_RETRIES = 3
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise WorkerError("--ray needs the Ray extra: pip install -e \".[ray]\"") from None
+    return ray
+
+
+def connect(address: str) -> Any:
+    """Join the cluster at ``address`` (``auto``: the one this machine belongs to; ``local``:
+    start one here). Reuses a connection this process already has."""
+    ray = _ray()
+    if not ray.is_initialized():
+        kwargs = {"include_dashboard": False, "log_to_driver": False}
+        if address == "local":
+            ray.init(**kwargs)
+        else:
+            try:
+                ray.init(address=address, **kwargs)
+            except ConnectionError as e:
+                raise WorkerError(f"cannot reach a Ray cluster at {address!r} ({e}); start one "
+                                  "with 'ray start --head' or pass --ray local") from None
+    return ray
+
+
+class SelfPlayActor:
+    """Holds one evaluator per checkpoint and plays groups of chunks with it."""
+
+    def __init__(self, net: NetConfig, mcts: MCTSConfig, sp: SelfPlayConfig, init_seed: int):
+        import torch
+
+        torch.set_num_threads(1)
+        self.net, self.mcts, self.sp, self.init_seed = net, mcts, sp, init_seed
+        self._key: Any = None
+        self._evaluate = None
+
+    def _evaluator(self, ckpt: bytes | None):
+        key = None if ckpt is None else hash(ckpt)
+        if self._evaluate is None or key != self._key:
+            path = None
+            if ckpt is not None:
+                fd, path = tempfile.mkstemp(suffix=".pt")
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(ckpt)
+            try:
+                self._evaluate = load_evaluator(path, self.net, self.sp.device, self.init_seed)
+            finally:
+                if path:
+                    os.unlink(path)
+            self._key = key
+        return self._evaluate
+
+    def play(self, ckpt: bytes | None, chunks: list[int], meta: dict) -> list[tuple[int, bytes]]:
+        faults.point("ray_actor")
+        out: list[tuple[int, bytes]] = []
+        play_chunks(self._evaluator(ckpt), self.mcts, self.sp, chunks, None, meta,
+                    on_chunk=lambda c, payload: out.append((c, payload)))
+        return out
+
+
+def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCTSConfig,
+                 sp: SelfPlayConfig, out_dir: str, meta: dict | None = None,
+                 progress: bool = True, desc: str = "self-play (ray)") -> dict:
+    """Like ``selfplay.run_pool``, with the games played by Ray actors."""
+    from tqdm import tqdm
+
+    ray = connect(address)
+    os.makedirs(out_dir, exist_ok=True)
+    remove_stale_temp_files(out_dir)
+    todo = missing_chunks(out_dir, sp)
+    stats = {"games": 0, "positions": 0, "seconds": 0.0, "chunks": len(todo)}
+    if not todo:
+        return stats
+    meta = {"checkpoint": checkpoint, "sims": mcts.num_simulations, "seed": sp.seed,
+            "ray": True, **(meta or {})}
+    ckpt_bytes = open(checkpoint, "rb").read() if checkpoint else None
+    ckpt_ref = ray.put(ckpt_bytes)
+    per_group = max(1, sp.parallel_games // sp.chunk_games)
+    groups = [todo[i:i + per_group] for i in range(0, len(todo), per_group)]
+    gpu = 1 if sp.device.startswith("cuda") else 0
+    actor_cls = ray.remote(num_cpus=1, num_gpus=gpu, max_restarts=2,
+                           max_task_retries=2)(SelfPlayActor)
+    actors = [actor_cls.remote(net, mcts, sp, sp.seed) for _ in range(min(sp.workers, len(groups)))]
+    t0 = time.perf_counter()
+    bar = tqdm(total=sum(len(chunk_games(c, sp)) for c in todo), desc=desc, unit="game",
+               disable=not progress, leave=False, dynamic_ncols=True)
+    pending: dict[Any, tuple[int, list[int], int]] = {}
+    queue = [(g, 0) for g in groups]
+    free = list(range(len(actors)))
+    try:
+        from .data import read_samples
+
+        while queue or pending:
+            while queue and free:
+                group, tries = queue.pop(0)
+                a = free.pop(0)
+                pending[actors[a].play.remote(ckpt_ref, group, meta)] = (a, group, tries)
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            ref = ready[0]
+            a, group, tries = pending.pop(ref)
+            free.append(a)
+            try:
+                shards = ray.get(ref)
+            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as e:
+                if tries + 1 >= GROUP_RETRIES:
+                    raise WorkerError(f"Ray self-play failed {GROUP_RETRIES} times on chunks "
+                                      f"{group}: {str(e).splitlines()[0]}") from None
+                queue.append((group, tries + 1))
+                continue
+            for c, payload in shards:
+                path = chunk_path(out_dir, c)
+                atomic_write_bytes(path, payload)
+                n = len(read_samples(path))
+                stats["games"] += len(chunk_games(c, sp))
+                stats["positions"] += n
+                bar.update(len(chunk_games(c, sp)))
+    finally:
+        bar.close()
+        for actor in actors:
+            ray.kill(actor)
+    stats["seconds"] = time.perf_counter() - t0
+    return stats
