@@ -1,6 +1,9 @@
 """Self-play speed, measured side by side against the network's own throughput.
 
-    python scripts/bench_selfplay.py [--device cpu] [--threads 1] [--batch 256]
+    python scripts/bench_selfplay.py [--device cpu|cuda] [--threads 1] [--batch 256]
+
+On a GPU use large batches (e.g. ``--device cuda --batch 4096``): the tree runs on the CPU and
+the network call per simulation step serves every game at once.
 
 In one process, one run:
 
@@ -38,6 +41,19 @@ def free_evaluator(boards):
     return np.full((n, 7), 1 / 7, np.float32), np.zeros(n, np.float32)
 
 
+class Timed:
+    """Wraps an evaluator and adds up the seconds spent inside it (network + encoding)."""
+
+    def __init__(self, inner):
+        self.inner, self.seconds = inner, 0.0
+
+    def __call__(self, boards):
+        t = time.perf_counter()
+        out = self.inner(boards)  # returns numpy: the device work has finished
+        self.seconds += time.perf_counter() - t
+        return out
+
+
 def search_rate(evaluate, batch: int, sims: int, min_seconds: float) -> float:
     """Simulations/s of searches from the opening, repeated for at least ``min_seconds``."""
     cfg = MCTSConfig(num_simulations=sims)
@@ -57,6 +73,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--paper-sims", type=int, default=24)
+    ap.add_argument("--selfplay-games", type=int, default=None,
+                    help="games for the self-play measure (default: --batch)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     device = select_device(a.device)
@@ -69,15 +87,24 @@ def main() -> None:
     small = build_net(NetConfig(preset="small"), device)
     ev = make_evaluator(small, device)
     out["small_net_pos_per_s"] = round(measure(small, a.batch, device, a.seconds), 1)
-    out["small_sims_per_s"] = round(search_rate(ev, a.batch, 32, a.seconds), 1)
+    timed = Timed(ev)
+    t0 = time.perf_counter()
+    out["small_sims_per_s"] = round(search_rate(timed, a.batch, 32, a.seconds), 1)
+    # Share of search wall time spent in the evaluator (on a GPU: the device's busy share,
+    # at most); the rest is tree work on the CPU.
+    out["small_net_time_share"] = round(timed.seconds / (time.perf_counter() - t0), 3)
     out["small_ratio"] = round(out["small_sims_per_s"] / out["small_net_pos_per_s"], 3)
     print(f"small: search {out['small_sims_per_s']:,} sims/s, net {out['small_net_pos_per_s']:,}"
-          f" pos/s, ratio {out['small_ratio']}")
+          f" pos/s, ratio {out['small_ratio']}, time in the evaluator "
+          f"{out['small_net_time_share']:.0%}")
 
     paper = build_net(NetConfig(preset="paper"), device)
     pev = make_evaluator(paper, device)
     out["paper_net_pos_per_s"] = round(measure(paper, a.batch, device, a.seconds), 1)
-    out["paper_sims_per_s"] = round(search_rate(pev, a.batch, a.paper_sims, a.seconds), 1)
+    ptimed = Timed(pev)
+    t0 = time.perf_counter()
+    out["paper_sims_per_s"] = round(search_rate(ptimed, a.batch, a.paper_sims, a.seconds), 1)
+    out["paper_net_time_share"] = round(ptimed.seconds / (time.perf_counter() - t0), 3)
     out["paper_ratio"] = round(out["paper_sims_per_s"] / out["paper_net_pos_per_s"], 3)
     out["paper_batch1_sims_per_s"] = round(search_rate(pev, 1, 64, a.seconds), 1)
     out["paper_batched_over_batch1"] = round(
@@ -89,7 +116,7 @@ def main() -> None:
     sp = SelfPlayConfig(parallel_games=a.batch)
     mc = MCTSConfig(num_simulations=100)
     positions, t0 = 0, time.perf_counter()
-    for g in play_games(ev, mc, sp, range(a.batch)):
+    for g in play_games(ev, mc, sp, range(a.selfplay_games or a.batch)):
         positions += len(g.samples)
     out["small_positions_per_s"] = round(positions / (time.perf_counter() - t0), 1)
     print(f"self-play, small, 100 sims: {out['small_positions_per_s']:,} positions/s "
