@@ -24,7 +24,7 @@ from .game import (
     BOARD_MASK, Boards, State, batch_cell_columns, batch_legal, batch_play, playable_cells,
     winning_cells,
 )
-from .mcts import Evaluate, search
+from .mcts import Evaluate, match_config, most_visited, search
 from .positions import LabelledPosition
 
 
@@ -127,14 +127,6 @@ class MCTSPlayer:
     def select(self, boards: Boards) -> np.ndarray:
         res = search(boards, self.evaluate, self.mcts)
         return most_visited(res.visits, res.q)
-
-
-def most_visited(visits: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """The most visited column per row; ties go to the better mean value, then the lower
-    column. visits [B, 7], q [B, 7] (NaN where unvisited) -> int [B]."""
-    q = np.nan_to_num(q, nan=-2.0)
-    key = visits.astype(np.float64) + (q + 2.0) / 8.0  # q in [-1, 1] never outweighs a visit
-    return key.argmax(axis=1)
 
 
 class PolicyPlayer:
@@ -268,8 +260,7 @@ def play_match(a: Player, b: Player, games: int, opening_plies: int = 2, seed: i
 def arena_match(candidate: Evaluate, best: Evaluate, cfg: ArenaConfig, mcts: MCTSConfig,
                 seed: int, progress: bool = True) -> MatchResult:
     """Candidate (A) against best (B) with search at ``cfg.num_simulations``, no noise."""
-    m = MCTSConfig(**{**mcts.__dict__, "num_simulations": cfg.num_simulations,
-                      "dirichlet_fraction": 0.0})
+    m = match_config(mcts, cfg.num_simulations)
     return play_match(MCTSPlayer(candidate, m, "candidate"), MCTSPlayer(best, m, "best"),
                       cfg.games, cfg.opening_plies, seed, cfg.parallel_games, progress)
 

@@ -161,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _player(spec: str, cfg, device_name: str, sims: int, seed: int, search: bool = True):
     """A player from a spec: reference opponent name, or a checkpoint path."""
     from .arena import MCTSPlayer, PolicyPlayer, reference_player
-    from .config import MCTSConfig
+    from .mcts import match_config
     from .net import make_evaluator
 
     if spec in ("random", "greedy") or spec.startswith("alphabeta:"):
@@ -173,8 +173,7 @@ def _player(spec: str, cfg, device_name: str, sims: int, seed: int, search: bool
     ev = make_evaluator(net, device)
     if not search:
         return PolicyPlayer(ev, "policy")
-    m = MCTSConfig(**{**cfg.mcts.__dict__, "num_simulations": sims, "dirichlet_fraction": 0.0})
-    return MCTSPlayer(ev, m, os.path.basename(spec))
+    return MCTSPlayer(ev, match_config(cfg.mcts, sims), os.path.basename(spec))
 
 
 def _default_player(spec: str | None) -> str:

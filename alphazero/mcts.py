@@ -22,6 +22,7 @@ This module never imports torch or the network: tests plug in fake evaluators.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -215,6 +216,19 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     root_value = ((tree.value[:, 0] + w0.sum(axis=1)) / tree.node_n[:, 0]).astype(np.float32)
     return SearchResult(visits=visits, policy=policy, root_value=root_value, q=q,
                         prior=tree.prior[:, 0].copy(), tree=tree)
+
+
+def match_config(cfg: MCTSConfig, num_simulations: int) -> MCTSConfig:
+    """``cfg`` for playing to win (arena, evaluation, play): no root noise, the given budget."""
+    return dataclasses.replace(cfg, num_simulations=num_simulations, dirichlet_fraction=0.0)
+
+
+def most_visited(visits: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The most visited column per row; ties go to the better mean value, then the lower
+    column. visits [B, 7], q [B, 7] (NaN where unvisited) -> int [B]."""
+    q = np.nan_to_num(q, nan=-2.0)
+    key = visits.astype(np.float64) + (q + 2.0) / 8.0  # q in [-1, 1] never outweighs a visit
+    return key.argmax(axis=1)
 
 
 def dirichlet_noise(legal: np.ndarray, alpha: float,

@@ -32,8 +32,9 @@ from .arena import (
     score_positions,
 )
 from .cluster import run_ray_pool
-from .config import Config, ConfigError, MCTSConfig, dump, load
+from .config import Config, ConfigError, dump, load
 from .data import atomic_write_bytes, load_dataset, split_by_game, subset
+from .mcts import match_config
 from .net import build_net, make_evaluator, select_device
 from .positions import PONS, load_positions, path_of
 from .selfplay import run_pool
@@ -318,8 +319,7 @@ def _reference(net, cfg: Config, device, it: int) -> dict:
     out = {}
     if cfg.pipeline.eval_games <= 0:
         return out
-    m = MCTSConfig(**{**cfg.mcts.__dict__, "num_simulations": cfg.arena.num_simulations,
-                      "dirichlet_fraction": 0.0})
+    m = match_config(cfg.mcts, cfg.arena.num_simulations)
     me = MCTSPlayer(make_evaluator(net, device), m, "best")
     for spec in cfg.pipeline.eval_opponents:
         r = play_match(me, reference_player(spec, seed=it), cfg.pipeline.eval_games,

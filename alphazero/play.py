@@ -6,11 +6,10 @@ import os
 import sys
 from typing import Callable, TextIO
 
-import numpy as np
 
 from .config import MCTSConfig
 from .game import COLS, Boards, State
-from .mcts import Evaluate, search
+from .mcts import Evaluate, match_config, most_visited, search
 
 #: Where ``play`` and ``evaluate`` look for a trained net when none is named: the repository's
 #: shipped checkpoint, then ``checkpoints/best.pt`` under the current folder.
@@ -31,10 +30,8 @@ def default_checkpoint() -> str | None:
 
 def ai_move(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig) -> tuple[int, dict]:
     """The AI's column and what it saw: visit shares [7], value from its own view."""
-    cfg = MCTSConfig(**{**mcts.__dict__, "num_simulations": sims, "dirichlet_fraction": 0.0})
-    res = search(Boards.from_states([state]), evaluate, cfg)
-    from_q = np.nan_to_num(res.q[0], nan=-2.0)
-    col = int(np.argmax(res.visits[0] + (from_q + 2) / 8))
+    res = search(Boards.from_states([state]), evaluate, match_config(mcts, sims))
+    col = int(most_visited(res.visits, res.q)[0])
     return col, {"shares": res.policy[0], "value": float(res.root_value[0])}
 
 

@@ -2,7 +2,6 @@
 the seed's format, terminal play, and one-line errors."""
 
 import json
-import os
 import pickle
 import signal
 import subprocess

@@ -26,9 +26,16 @@ ITERS = 5
 SMOKE = ["--config", "configs/smoke.yaml", "--set", f"pipeline.iterations={ITERS}", "--quiet"]
 
 
-def pipeline(run, env_extra=None, wait=True):
+def pipeline(run, env_extra=None, wait=True, iterations=None):
+    """The smoke pipeline in ``run``: created by the first call, resumed by later ones; with
+    ``iterations`` the run is extended to that many (so a drill always has work left)."""
     env = {**os.environ, **(env_extra or {})}
     cmd = [sys.executable, "-m", "alphazero", "pipeline", "--run-dir", str(run), *SMOKE]
+    if iterations is not None:
+        start = (["--resume", str(run)] if (run / "config.yaml").exists()
+                 else ["--config", "configs/smoke.yaml", "--run-dir", str(run)])
+        cmd = [sys.executable, "-m", "alphazero", "pipeline", *start, "--quiet",
+               "--set", f"pipeline.iterations={iterations}"]
     if not wait:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
@@ -74,14 +81,18 @@ def test_kill_anywhere_and_resume(tmp_path):
     rng = random.Random(0)
     killed = 0
     before = {"files": {}, "iterations": []}
+    target = 2
     for event in events:
+        # Always leave two iterations to do, so every fault point is reached however fast
+        # the machine is.
+        target = max(before["iterations"], default=0) + 2
         if event == "random":
-            proc = pipeline(run, wait=False)
+            proc = pipeline(run, wait=False, iterations=target)
             time.sleep(rng.uniform(1.0, 4.0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
         else:
-            proc = pipeline(run, {"ALPHAZERO_FAULT": event})
+            proc = pipeline(run, {"ALPHAZERO_FAULT": event}, iterations=target)
             assert proc.returncode in (0, -signal.SIGKILL), proc.stderr
         killed += proc.returncode == -signal.SIGKILL
         check_consistent(run)
@@ -92,18 +103,18 @@ def test_kill_anywhere_and_resume(tmp_path):
         assert set(before["iterations"]) <= set(after["iterations"]), event
         before = after
     assert killed >= 10, killed
-    final = pipeline(run)
+    final = pipeline(run, iterations=target)
     assert final.returncode == 0, final.stderr
     check_consistent(run)
     done = snapshot(run)
-    assert sorted(set(done["iterations"])) == list(range(1, ITERS + 1))
+    assert sorted(set(done["iterations"])) == list(range(1, target + 1))
     for name, payload in before["files"].items():
         assert done["files"].get(name) == payload, name
-    assert len(done["files"]) == ITERS * 4  # 8 games in chunks of 2, every iteration
+    assert len(done["files"]) == target * 4  # 8 games in chunks of 2, every iteration
     assert not list(run.rglob("*.tmp"))
     best = load(run / "best.pt")
     evals = [json.loads((run / "evals" / f"iter_{i:04d}.json").read_text())
-             for i in range(1, ITERS + 1)]
+             for i in range(1, target + 1)]
     promoted = [e["iteration"] for e in evals if e["promoted"]]
     assert best.iteration == (promoted[-1] if promoted else 0)
 
