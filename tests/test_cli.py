@@ -184,3 +184,32 @@ def test_evaluate_positions_json(tiny_ckpt):
     for s in report["sets"].values():
         assert 0 <= s["ci95"][0] <= s["mistake_rate"] <= s["ci95"][1] <= 1 and s["n"] == 10
     assert np.isclose(sum(s["n"] for s in report["policy_sets"].values()), 60)
+
+
+def test_play_reprompts_on_a_full_column_and_on_ctrl_c():
+    import io
+
+    from alphazero.config import MCTSConfig
+    from alphazero.play import play_game
+
+    def column7(boards):
+        """An AI that always wants column 7 (masked out once it is full)."""
+        n = len(boards)
+        p = np.zeros((n, 7), np.float32)
+        p[:, 6] = 1.0
+        return p, np.zeros(n, np.float32)
+
+    answers = iter(["7", "7", "7", "7", "1"])
+
+    def ask(prompt):
+        try:
+            return next(answers)
+        except StopIteration:
+            raise KeyboardInterrupt from None
+
+    out = io.StringIO()
+    # Human and AI fill column 7 (X O X O X O: no four), the human's fourth 7 is refused.
+    assert play_game(column7, 1, MCTSConfig(), human_first=True, ask=ask, out=out) is None
+    text = out.getvalue()
+    assert text.count("AI plays 7") == 3 and "Column 7 is full: pick another." in text
+    assert text.rstrip().endswith("Bye.")
