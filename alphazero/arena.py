@@ -12,6 +12,7 @@ of a batch, so a whole match runs as batches across games. Reference opponents:
 from __future__ import annotations
 
 import math
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -113,7 +114,25 @@ class AlphaBetaPlayer:
         return self.rng.choice([c for c, v in scores.items() if v == top])
 
     def select(self, boards: Boards) -> np.ndarray:
-        return np.array([self.choose(boards.state(i)) for i in range(len(boards))])
+        """Columns for a batch; large batches are spread over all CPU cores."""
+        n = len(boards)
+        workers = min(os.cpu_count() or 1, n // 16)
+        if workers <= 1:
+            return np.array([self.choose(boards.state(i)) for i in range(n)])
+        import multiprocessing as mp
+
+        parts = np.array_split(np.arange(n), workers)
+        jobs = [(self.depth, self.rng.randrange(2**31), boards.own[p], boards.mask[p])
+                for p in parts]
+        with mp.get_context("spawn").Pool(workers) as pool:
+            return np.concatenate(pool.map(_alphabeta_chunk, jobs))
+
+
+def _alphabeta_chunk(job) -> np.ndarray:
+    depth, seed, own, mask = job
+    player = AlphaBetaPlayer(depth, seed)
+    b = Boards(own, mask)
+    return np.array([player.choose(b.state(i)) for i in range(len(b))], dtype=np.int64)
 
 
 class MCTSPlayer:
