@@ -1,0 +1,31 @@
+"""The shipped checkpoint: loads on CPU through the default lookup, matches its config, and
+plays far better than the reference opponents it was never trained against."""
+
+from pathlib import Path
+
+import pytest
+
+from alphazero.arena import GreedyPlayer, MCTSPlayer, play_match
+from alphazero.checkpoint import load
+from alphazero.config import load as load_config
+from alphazero.mcts import match_config
+from alphazero.net import make_evaluator
+from alphazero.play import default_checkpoint
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def test_shipped_checkpoint_is_found_and_matches_its_config():
+    assert default_checkpoint() == str(SHIPPED / "best.pt")
+    cfg = load_config(SHIPPED / "config.yaml")
+    ck = load(default_checkpoint(), "cpu", expect=cfg.net)
+    assert ck.iteration > 0  # a trained, promoted net, not the initial one
+
+
+@pytest.mark.slow
+def test_shipped_checkpoint_beats_greedy():
+    ck = load(SHIPPED / "best.pt", "cpu")
+    player = MCTSPlayer(make_evaluator(ck.net, "cpu"), match_config(load_config(
+        SHIPPED / "config.yaml").mcts, 32))
+    r = play_match(player, GreedyPlayer(seed=1), games=20, opening_plies=2, seed=5)
+    assert r.score >= 0.9, r.summary()
