@@ -81,11 +81,18 @@ class SelfPlayActor:
             self._key = key
         return self._evaluate
 
-    def play(self, ckpt: bytes | None, chunks: list[int], meta: dict) -> list[tuple[int, bytes]]:
+    def play(self, ckpt: bytes | None, chunks: list[int], meta: dict) -> list[tuple[int, bytes, int]]:
+        """(chunk, file bytes, positions) for every chunk of the group."""
         faults.point("ray_actor")
-        out: list[tuple[int, bytes]] = []
+        out: list[tuple[int, bytes, int]] = []
+        positions = {c: 0 for c in chunks}
+
+        def count(rec) -> None:
+            positions[rec.game_id // self.sp.chunk_games] += len(rec.samples)
+
         play_chunks(self._evaluator(ckpt), self.mcts, self.sp, chunks, None, meta,
-                    on_chunk=lambda c, payload: out.append((c, payload)))
+                    on_game=count,
+                    on_chunk=lambda c, payload: out.append((c, payload, positions[c])))
         return out
 
 
@@ -119,8 +126,6 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
     queue = [(g, 0) for g in groups]
     free = list(range(len(actors)))
     try:
-        from .data import read_samples
-
         while queue or pending:
             while queue and free:
                 group, tries = queue.pop(0)
@@ -138,10 +143,8 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
                                       f"{group}: {str(e).splitlines()[0]}") from None
                 queue.append((group, tries + 1))
                 continue
-            for c, payload in shards:
-                path = chunk_path(out_dir, c)
-                atomic_write_bytes(path, payload)
-                n = len(read_samples(path))
+            for c, payload, n in shards:
+                atomic_write_bytes(chunk_path(out_dir, c), payload)
                 stats["games"] += len(chunk_games(c, sp))
                 stats["positions"] += n
                 bar.update(len(chunk_games(c, sp)))

@@ -160,6 +160,8 @@ def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks
     owner = {g: c for c in chunks for g in chunk_games(c, sp)}
     done: dict[int, list[GameRecord]] = {c: [] for c in chunks}
     for rec in play_games(evaluate, mcts, sp, ids):
+        if on_game is not None:
+            on_game(rec)
         c = owner[rec.game_id]
         done[c].append(rec)
         if len(done[c]) == len(chunk_games(c, sp)):
@@ -172,8 +174,6 @@ def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks
                 on_chunk(c, payload)
             else:
                 atomic_write_bytes(chunk_path(out_dir, c), payload)
-        if on_game is not None:
-            on_game(rec)
 
 
 @dataclass(frozen=True)
