@@ -25,7 +25,7 @@ from .game import (
     BOARD_MASK, Boards, State, batch_cell_columns, batch_legal, batch_play, playable_cells,
     winning_cells,
 )
-from .mcts import Evaluate, match_config, most_visited, search
+from .mcts import Evaluate, match_config, search
 from .positions import LabelledPosition
 
 
@@ -136,7 +136,8 @@ def _alphabeta_chunk(job) -> np.ndarray:
 
 
 class MCTSPlayer:
-    """Search with a network evaluator and no root noise; plays the most visited column."""
+    """Search with a network evaluator and no root noise; plays the search's best move (the
+    most visited column under PUCT, the sequential-halving winner under Gumbel)."""
 
     def __init__(self, evaluate: Evaluate, mcts: MCTSConfig, name: str = "mcts"):
         self.name = name
@@ -144,8 +145,7 @@ class MCTSPlayer:
         self.mcts = mcts
 
     def select(self, boards: Boards) -> np.ndarray:
-        res = search(boards, self.evaluate, self.mcts)
-        return most_visited(res.visits, res.q)
+        return search(boards, self.evaluate, self.mcts).best
 
 
 class PolicyPlayer:

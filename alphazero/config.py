@@ -102,6 +102,14 @@ class MCTSConfig:
                                         "(paper: 0.25); 0 disables noise")
     fpu_reduction: float = F(0.0, "first-play urgency: an unvisited child is valued at its "
                                   "parent's network value minus this (0 = as good as the parent)")
+    root_selection: str = F("puct", "puct (AlphaZero: Dirichlet noise, visit-count targets) or "
+                                    "gumbel (Gumbel sequential halving at the root, "
+                                    "completed-Q policy targets; no Dirichlet noise)")
+    gumbel_considered: int = F(7, "gumbel: actions sampled at the root (paper: 16; Connect Four "
+                                  "has at most 7)")
+    gumbel_c_visit: float = F(50.0, "gumbel: sigma(q) = (c_visit + max visits) * c_scale * q "
+                                    "(paper: 50)")
+    gumbel_c_scale: float = F(1.0, "gumbel: see gumbel_c_visit (paper: 1.0)")
 
     def validate(self, prefix: str = "mcts") -> None:
         if self.num_simulations < 1:
@@ -116,6 +124,14 @@ class MCTSConfig:
                               f"got {self.dirichlet_fraction}")
         if not 0 <= self.fpu_reduction <= 2:
             raise ConfigError(f"{prefix}.fpu_reduction: must be in [0, 2], got {self.fpu_reduction}")
+        if self.root_selection not in ("puct", "gumbel"):
+            raise ConfigError(f"{prefix}.root_selection: {self.root_selection!r} is not puct or "
+                              "gumbel")
+        if self.gumbel_considered < 1:
+            raise ConfigError(f"{prefix}.gumbel_considered: use at least 1")
+        if self.gumbel_c_visit < 0 or self.gumbel_c_scale <= 0:
+            raise ConfigError(f"{prefix}.gumbel_c_visit/gumbel_c_scale: use c_visit >= 0 and "
+                              "c_scale > 0")
 
 
 @dataclass(frozen=True)
@@ -132,6 +148,11 @@ class SelfPlayConfig:
     temperature_high: float = F(1.0, "temperature of the opening moves (seed: 1.0)")
     temperature_low: float = F(0.1, "temperature after the opening; 0 = always the most "
                                     "visited move (seed: 0.1)")
+    full_search_prob: float = F(1.0, "playout-cap randomisation (KataGo): share of moves that "
+                                     "get the full search and become training positions; the "
+                                     "others get a fast search, no noise, and are not recorded. "
+                                     "1 = off")
+    fast_simulations: int = F(16, "simulations of the fast searches (KataGo: 1/6 of full)")
     seed: int = F(0, "run seed; every game draws from its own stream derived from it")
     device: str = F("auto", "where workers evaluate the net: auto (CUDA if present), cpu, cuda")
 
@@ -144,6 +165,11 @@ class SelfPlayConfig:
             raise ConfigError(f"{prefix}.temperature_moves: must be >= 0")
         if self.temperature_high < 0 or self.temperature_low < 0:
             raise ConfigError(f"{prefix}.temperature_high/low: must be >= 0")
+        if not 0 < self.full_search_prob <= 1:
+            raise ConfigError(f"{prefix}.full_search_prob: must be in (0, 1], got "
+                              f"{self.full_search_prob}")
+        if self.fast_simulations < 1:
+            raise ConfigError(f"{prefix}.fast_simulations: use at least 1")
         _check_device(self.device, f"{prefix}.device")
 
 
@@ -167,6 +193,9 @@ class TrainConfig:
     weight_decay: float = F(1e-4, "decoupled weight decay (paper's L2: 1e-4)")
     grad_clip: float = F(1.0, "clip the gradient's global norm to this; 0 = no clipping")
     value_weight: float = F(1.0, "weight of the value MSE against the policy cross-entropy")
+    value_q_weight: float = F(0.0, "value target = (1 - w) * game result z + w * root search "
+                                   "value q (Oracle's Connect Four study: 0.5); positions "
+                                   "without a recorded q keep z")
     replay_iterations: int = F(4, "train on the data of the last K iterations")
     max_samples: int = F(500_000, "at most this many most recent positions in memory")
     mirror: bool = F(True, "augment with left-right mirrored positions (a random half of "
@@ -191,6 +220,9 @@ class TrainConfig:
                               "cosine")
         if not 0 < self.lr_final_fraction <= 1:
             raise ConfigError(f"{prefix}.lr_final_fraction: must be in (0, 1]")
+        if not 0 <= self.value_q_weight <= 1:
+            raise ConfigError(f"{prefix}.value_q_weight: must be in [0, 1], got "
+                              f"{self.value_q_weight}")
         if self.weight_decay < 0 or self.grad_clip < 0 or self.value_weight < 0:
             raise ConfigError(f"{prefix}: weight_decay, grad_clip and value_weight must be >= 0")
         if not 0 <= self.momentum < 1:

@@ -6,6 +6,7 @@ Our shard format (one file per chunk of self-play games, ``.pkl``)::
      "states": int8 [n, 3, 6, 7]  (encoder planes, side to move's view),
      "policies": float32 [n, 7]   (search visit distribution, rows sum to 1),
      "values": float32 [n]        (final result from the side to move's view: +1, 0, -1),
+     "root_values": float32 [n]   (optional: the root search value, same view, in [-1, 1]),
      "meta": {"checkpoint": str, "iteration": int, "sims": int, "seed": int, "games": int,
               "created": ISO time, ...}}
 
@@ -83,15 +84,23 @@ def safe_load(path: str | os.PathLike) -> Any:
 @dataclass
 class Samples:
     """A block of training positions: states int8 [n, 3, 6, 7], policies float32 [n, 7],
-    values float32 [n]."""
+    values float32 [n] (game results), and optionally root_values float32 [n] (root search
+    values; None, or NaN entries, where not recorded)."""
 
     states: np.ndarray
     policies: np.ndarray
     values: np.ndarray
     meta: dict = field(default_factory=dict)
+    root_values: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
+
+    def q(self) -> np.ndarray:
+        """Root search values, float32 [n], NaN where not recorded."""
+        if self.root_values is None:
+            return np.full(len(self), np.nan, np.float32)
+        return self.root_values
 
     @classmethod
     def empty(cls) -> Samples:
@@ -102,9 +111,26 @@ class Samples:
     def concat(cls, parts: list[Samples]) -> Samples:
         if not parts:
             return cls.empty()
+        q = (np.concatenate([p.q() for p in parts])
+             if any(p.root_values is not None for p in parts) else None)
         return cls(np.concatenate([p.states for p in parts]),
                    np.concatenate([p.policies for p in parts]),
-                   np.concatenate([p.values for p in parts]))
+                   np.concatenate([p.values for p in parts]), root_values=q)
+
+    def take(self, idx: np.ndarray | slice) -> Samples:
+        """The positions ``idx`` (an index array or a slice)."""
+        return Samples(self.states[idx], self.policies[idx], self.values[idx],
+                       root_values=None if self.root_values is None else self.root_values[idx])
+
+
+def mix_value_targets(samples: Samples, q_weight: float) -> Samples:
+    """Value targets ``(1 - w) * z + w * q`` where a root value q is recorded, z elsewhere."""
+    if q_weight <= 0 or samples.root_values is None:
+        return samples
+    q = samples.root_values
+    mixed = np.where(np.isnan(q), samples.values, (1 - q_weight) * samples.values + q_weight * q)
+    return Samples(samples.states, samples.policies, mixed.astype(np.float32), samples.meta,
+                   samples.root_values)
 
 
 def now_iso() -> str:
@@ -146,6 +172,8 @@ def shard_bytes(samples: Samples, meta: dict | None = None) -> bytes:
         "values": np.ascontiguousarray(samples.values, dtype=np.float32),
         "meta": {**samples.meta, **(meta or {})},
     }
+    if samples.root_values is not None:
+        obj["root_values"] = np.ascontiguousarray(samples.root_values, dtype=np.float32)
     return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -186,9 +214,16 @@ def read_samples(path: str | os.PathLike) -> Samples:
     policies = _check_array(path, "policies", obj.get("policies"), (COLS,), "f")
     values = _check_array(path, "values", obj.get("values"), (), "f")
     _validate(path, states, policies, values)
+    q = obj.get("root_values")
+    if q is not None:
+        q = _check_array(path, "root_values", q, (), "f")
+        if q.shape[0] != values.shape[0] or np.nanmax(np.abs(q), initial=0.0) > 1:
+            raise DataError(f"dataset file {path!r} holds invalid root_values (one per "
+                            "position, in [-1, 1]); regenerate it")
+        q = q.astype(np.float32, copy=False)
     meta = obj.get("meta") if isinstance(obj.get("meta"), dict) else {}
     return Samples(states.astype(np.int8, copy=False), policies.astype(np.float32, copy=False),
-                   values.astype(np.float32, copy=False), meta)
+                   values.astype(np.float32, copy=False), meta, q)
 
 
 def import_seed(entries: list, path: str = "<seed data>") -> Samples:
@@ -294,7 +329,7 @@ def load_dataset(dirs: list[str], max_samples: int | None = None) -> Dataset:
     game = np.concatenate(keys[::-1]).astype(np.int64)
     if max_samples is not None and len(samples) > max_samples:
         cut = len(samples) - max_samples
-        samples = Samples(samples.states[cut:], samples.policies[cut:], samples.values[cut:])
+        samples = samples.take(slice(cut, None))
         game = game[cut:]
     return Dataset(samples, game, len(parts))
 
@@ -313,7 +348,7 @@ def split_by_game(game: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.
 
 
 def subset(samples: Samples, idx: np.ndarray) -> Samples:
-    return Samples(samples.states[idx], samples.policies[idx], samples.values[idx])
+    return samples.take(idx)
 
 
 def minibatches(samples: Samples, batch_size: int, rng: np.random.Generator,

@@ -17,12 +17,20 @@ Sign convention, written once: a node's value is from its side to move's view; b
 it at every ply. A terminal node (the previous move made four, or a full board) is valued by the
 rules, -1 or 0 for its side to move, never by the network, and is never expanded.
 
+Root selection is PUCT (AlphaZero) or, with ``cfg.root_selection = "gumbel"``, Gumbel
+sequential halving (Danihelka et al., "Policy improvement by planning with Gumbel", ICLR 2022):
+the root samples ``m`` actions without replacement by Gumbel-top-k on the prior logits, splits
+the budget over phases that halve the candidates, and ranks them by ``g + logits + sigma(q)``;
+the policy target is ``softmax(logits + sigma(completed q))``, which improves on the prior even
+with a handful of simulations. Below the root, selection stays PUCT.
+
 This module never imports torch or the network: tests plug in fake evaluators.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -65,14 +73,18 @@ class Tree:
 class SearchResult:
     """Per-game output of ``search``.
 
-    ``visits`` int32 [B, 7] root edge visits (sum = num_simulations), ``policy`` float32 [B, 7]
-    the visit distribution (the training target), ``root_value`` float32 [B] the mean backed-up
-    value from the side to move's view, ``q`` float32 [B, 7] each root edge's mean value (NaN
-    where unvisited), ``prior`` float32 [B, 7] the root priors used (noise included).
+    ``visits`` int32 [B, 7] root edge visits (sum = num_simulations); ``policy`` float32
+    [B, 7] the training target: the visit distribution under PUCT, the improved policy
+    ``softmax(logits + sigma(completed q))`` under Gumbel; ``best`` int [B] the move to play
+    (most visited under PUCT, the sequential-halving winner under Gumbel, noise included);
+    ``root_value`` float32 [B] the mean backed-up value from the side to move's view; ``q``
+    float32 [B, 7] each root edge's mean value (NaN where unvisited); ``prior`` float32 [B, 7]
+    the root priors used (Dirichlet noise included).
     """
 
     visits: np.ndarray
     policy: np.ndarray
+    best: np.ndarray
     root_value: np.ndarray
     q: np.ndarray
     prior: np.ndarray
@@ -97,16 +109,77 @@ def _init_nodes(tree: Tree, rows: np.ndarray, nodes: np.ndarray, priors: np.ndar
     tree.node_n[rows, nodes] = 1
 
 
+def halving_schedule(considered: int, sims: int) -> np.ndarray:
+    """Sequential halving as a table: the visit count that the root action picked by
+    simulation ``k`` must have before it, int [sims].
+
+    Each phase gives every remaining candidate the same number of visits (about
+    ``sims / (ceil(log2 considered) * candidates)``, at least one), then halves the candidates
+    (never below two); the budget left after the last phase keeps going to the final two.
+    """
+    if considered <= 1:
+        return np.arange(sims)
+    phases = math.ceil(math.log2(considered))
+    table: list[int] = []
+    level, m = 0, considered
+    while len(table) < sims:
+        for _ in range(max(1, sims // (phases * m))):
+            table.extend([level] * m)
+            level += 1
+        m = max(2, m // 2)
+    return np.array(table[:sims], dtype=np.int64)
+
+
+def _root_logits(prior: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    return np.where(legal, np.log(np.maximum(prior, 1e-12)), -np.inf).astype(np.float32)
+
+
+def _sigma_completed_q(tree: Tree, prior: np.ndarray, legal: np.ndarray,
+                       cfg: MCTSConfig) -> np.ndarray:
+    """``sigma(completed q)`` at the roots, float32 [B, 7] (-inf on illegal columns).
+
+    Unvisited actions take the mixed value: the network's root value blended with the
+    prior-weighted mean q of the visited actions. Values are rescaled to [0, 1] by the min and
+    max over the legal actions, then scaled by ``(c_visit + max visits) * c_scale``.
+    """
+    n = tree.edge_n[:, 0].astype(np.float32)
+    visited = n > 0
+    q = np.where(visited, tree.edge_w[:, 0] / np.maximum(n, 1), 0.0)
+    p_vis = (prior * visited).sum(axis=1)
+    weighted = (prior * q * visited).sum(axis=1) / np.maximum(p_vis, 1e-12)
+    sum_n = n.sum(axis=1)
+    v_mix = np.where(p_vis > 0, (tree.value[:, 0] + sum_n * weighted) / (1 + sum_n),
+                     tree.value[:, 0])
+    completed = np.where(visited, q, v_mix[:, None])
+    lo = np.where(legal, completed, np.inf).min(axis=1, keepdims=True)
+    hi = np.where(legal, completed, -np.inf).max(axis=1, keepdims=True)
+    norm = (completed - lo) / np.maximum(hi - lo, 1e-8)
+    scale = (cfg.gumbel_c_visit + n.max(axis=1, keepdims=True)) * cfg.gumbel_c_scale
+    return np.where(legal, scale * norm, -np.inf).astype(np.float32)
+
+
+def _pick(score: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Row-wise argmax of ``score`` over ``allowed``; rows with nothing allowed fall back to the
+    plain argmax (cannot happen under the schedule, kept as a guard)."""
+    masked = np.where(allowed, score, -np.inf)
+    ok = np.isfinite(masked).any(axis=1)
+    return np.where(ok, masked.argmax(axis=1), score.argmax(axis=1))
+
+
 def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
            root_noise: np.ndarray | None = None,
-           num_simulations: int | None = None) -> SearchResult:
-    """Run PUCT search from every root in ``boards`` (B non-terminal positions).
+           num_simulations: int | None = None,
+           gumbel: np.ndarray | None = None) -> SearchResult:
+    """Run the search from every root in ``boards`` (B non-terminal positions).
 
     ``root_noise``: float [B, 7] mixed into the root priors with weight
     ``cfg.dirichlet_fraction`` (see ``dirichlet_noise``); None = no noise (arena, play).
+    Ignored under Gumbel root selection, whose noise is ``gumbel``: float [B, 7] standard
+    Gumbel samples (None = zeros: deterministic, for playing to win).
     ``num_simulations`` overrides ``cfg.num_simulations``.
     """
     sims = cfg.num_simulations if num_simulations is None else num_simulations
+    use_gumbel = cfg.root_selection == "gumbel"
     batch = len(boards)
     tree = Tree.allocate(batch, sims + 1)
     rows_all = np.arange(batch)
@@ -118,7 +191,13 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     tree.own[:, 0], tree.mask[:, 0] = boards.own, boards.mask
     priors, values = evaluate(boards)
     priors = _clean_priors(priors, legal)
-    if root_noise is not None and cfg.dirichlet_fraction > 0:
+    if use_gumbel:
+        logits = _root_logits(priors, legal)
+        g_logits = logits + (0.0 if gumbel is None else np.asarray(gumbel, np.float32))
+        considered = np.minimum(legal.sum(axis=1), cfg.gumbel_considered)
+        tables = np.stack([halving_schedule(m, sims) for m in range(COLS + 1)])
+        targets = tables[considered]  # [B, sims]
+    elif root_noise is not None and cfg.dirichlet_fraction > 0:
         eps = cfg.dirichlet_fraction
         priors = (1 - eps) * priors + eps * np.where(legal, root_noise, 0.0)
     _init_nodes(tree, rows_all, zeros, priors, np.asarray(values, np.float32), legal,
@@ -138,6 +217,9 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
             score = tree.edge_q[idx, node] + c_puct * tree.prior[idx, node] * (
                 sqrt_parent[:, None] / (1 + n))
             act = score.argmax(axis=1)
+            if use_gumbel and depth == 0:
+                sq = _sigma_completed_q(tree, priors, legal, cfg)
+                act = _pick(g_logits + sq, tree.edge_n[:, 0] == targets[:, sim, None])
             path_rows.append(idx)
             path_nodes.append(node)
             path_acts.append(act)
@@ -208,13 +290,21 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
         tree.node_n[pr, pn] += 1
 
     visits = tree.edge_n[:, 0].copy()
-    total = visits.sum(axis=1, keepdims=True)
-    policy = (visits / np.maximum(total, 1)).astype(np.float32)
     w0 = tree.edge_w[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
         q = np.where(visits > 0, w0 / visits, np.nan).astype(np.float32)
+    if use_gumbel:
+        sq = _sigma_completed_q(tree, priors, legal, cfg)
+        improved = logits + sq
+        improved = np.exp(improved - improved.max(axis=1, keepdims=True))
+        policy = (improved / improved.sum(axis=1, keepdims=True)).astype(np.float32)
+        best = _pick(g_logits + sq, legal & (visits == visits.max(axis=1, keepdims=True)))
+    else:
+        total = visits.sum(axis=1, keepdims=True)
+        policy = (visits / np.maximum(total, 1)).astype(np.float32)
+        best = most_visited(visits, q)
     root_value = ((tree.value[:, 0] + w0.sum(axis=1)) / tree.node_n[:, 0]).astype(np.float32)
-    return SearchResult(visits=visits, policy=policy, root_value=root_value, q=q,
+    return SearchResult(visits=visits, policy=policy, best=best, root_value=root_value, q=q,
                         prior=tree.prior[:, 0].copy(), tree=tree)
 
 

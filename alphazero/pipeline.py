@@ -222,6 +222,7 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
     """One iteration; each phase is skipped when its output file already exists."""
     # 1. Self-play with the best net: resumable chunk by chunk.
     sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
+    cpu0 = _cpu_seconds()
     if ray_address:
         stats = run_ray_pool(ray_address, paths.best, cfg.net, cfg.mcts, sp, paths.data(it),
                              meta={"iteration": it}, progress=progress,
@@ -231,6 +232,7 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
                          meta={"iteration": it}, progress=progress,
                          desc=f"iter {it} self-play")
     sp_positions = _count_positions(paths.data(it))
+    cpu1 = _cpu_seconds()
 
     # 2. Train the candidate on the replay window, continuing the previous candidate.
     cand = paths.candidate(it)
@@ -238,6 +240,7 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
         _train_candidate(it, cfg, paths, device, writer, progress)
     ck = checkpoint.load(cand, device, expect=cfg.net)
     train_info = ck.meta
+    cpu2 = _cpu_seconds()
 
     # 3. Arena against the best, then promotion (idempotent: best.pt records its iteration).
     ev_path = paths.eval(it)
@@ -256,6 +259,7 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
         ev["reference"] = _reference(ck.net if promoted else best_ck.net, cfg, device, it)
         ev["policy_mistakes"] = _policy_mistakes(ck.net if promoted else best_ck.net, device,
                                                  positions)
+        ev["candidate_policy_mistakes"] = _policy_mistakes(ck.net, device, positions)
         os.makedirs(os.path.dirname(ev_path), exist_ok=True)
         write_json(ev_path, ev)
     faults.point("promote")
@@ -269,6 +273,9 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
         writer.add_scalar(f"reference/{name}", r["score"], it)
     if ev.get("policy_mistakes") is not None:
         writer.add_scalar("positions/policy_mistake_rate", ev["policy_mistakes"], it)
+    if ev.get("candidate_policy_mistakes") is not None:
+        writer.add_scalar("positions/candidate_policy_mistake_rate",
+                          ev["candidate_policy_mistakes"], it)
     writer.add_scalar("selfplay/positions", sp_positions, it)
     return {
         "iteration": it,
@@ -282,7 +289,17 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
         "elo": ev["elo"],
         "reference": ev["reference"],
         "policy_mistakes": ev.get("policy_mistakes"),
+        "candidate_policy_mistakes": ev.get("candidate_policy_mistakes"),
+        # CPU seconds of this process and its finished workers (Ray actors not included);
+        # a resumed iteration counts only the part done after the restart.
+        "cpu_seconds": {"selfplay": round(cpu1 - cpu0, 1), "train": round(cpu2 - cpu1, 1),
+                        "total": round(_cpu_seconds() - cpu0, 1)},
     }
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _count_positions(folder: str) -> int:

@@ -9,7 +9,7 @@ from typing import Callable, TextIO
 
 from .config import MCTSConfig
 from .game import COLS, Boards, State
-from .mcts import Evaluate, match_config, most_visited, search
+from .mcts import Evaluate, match_config, search
 
 #: Where ``play`` and ``evaluate`` look for a trained net when none is named: the repository's
 #: shipped checkpoint, then ``checkpoints/best.pt`` under the current folder.
@@ -31,7 +31,7 @@ def default_checkpoint() -> str | None:
 def ai_move(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig) -> tuple[int, dict]:
     """The AI's column and what it saw: visit shares [7], value from its own view."""
     res = search(Boards.from_states([state]), evaluate, match_config(mcts, sims))
-    col = int(most_visited(res.visits, res.q)[0])
+    col = int(res.best[0])
     return col, {"shares": res.policy[0], "value": float(res.root_value[0])}
 
 

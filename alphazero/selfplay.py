@@ -26,7 +26,7 @@ import numpy as np
 from .config import MCTSConfig, NetConfig, SelfPlayConfig
 from .data import Samples, atomic_write_bytes, now_iso, shard_bytes
 from .encoder import encode
-from .game import Boards, batch_legal, batch_play
+from .game import COLS, Boards, batch_legal, batch_play
 from .mcts import Evaluate, apply_temperature, dirichlet_noise, sample_moves, search
 
 CHUNK_RE = re.compile(r"^chunk_(\d{5})\.pkl$")
@@ -48,7 +48,8 @@ def game_rng(seed: int, game_id: int) -> np.random.Generator:
     return np.random.default_rng([seed, game_id])
 
 
-def _finish(game_id: int, own: list, mask: list, pols: list, moves: list, won: bool) -> GameRecord:
+def _finish(game_id: int, own: list, mask: list, pols: list, qs: list, keep: list,
+            moves: list, won: bool) -> GameRecord:
     n = len(moves)
     # The side to move at ply k is the last mover iff (n - 1 - k) is even.
     if won:
@@ -57,17 +58,54 @@ def _finish(game_id: int, own: list, mask: list, pols: list, moves: list, won: b
     else:
         values = np.zeros(n, np.float32)
         result = 0
-    states = encode(Boards(np.array(own, np.uint64), np.array(mask, np.uint64))).astype(np.int8)
-    return GameRecord(game_id, Samples(states, np.array(pols, np.float32), values), result, moves)
+    k = np.flatnonzero(keep)
+    states = encode(Boards(np.array(own, np.uint64)[k], np.array(mask, np.uint64)[k]))
+    samples = Samples(states.astype(np.int8), np.array(pols, np.float32).reshape(-1, COLS)[k],
+                      values[k], root_values=np.array(qs, np.float32)[k])
+    return GameRecord(game_id, samples, result, moves)
+
+
+def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
+                  rngs: list[np.random.Generator], full: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Search every game, the ``full`` ones with the full budget and root noise, the others
+    with ``sp.fast_simulations`` and no Dirichlet noise (playout-cap randomisation).
+
+    Returns (visits int [B, 7], policy float32 [B, 7], best int [B], root_value float32 [B]).
+    """
+    b = len(boards)
+    visits = np.zeros((b, COLS), np.int32)
+    policy = np.zeros((b, COLS), np.float32)
+    best = np.zeros(b, np.int64)
+    root_value = np.zeros(b, np.float32)
+    gumbel = mcts.root_selection == "gumbel"
+    for is_full in (True, False):
+        sel = np.flatnonzero(full == is_full)
+        if not sel.size:
+            continue
+        sub = Boards(boards.own[sel], boards.mask[sel])
+        sub_rngs = [rngs[i] for i in sel]
+        noise = g = None
+        if gumbel:
+            g = np.stack([r.gumbel(size=COLS) for r in sub_rngs]).astype(np.float32)
+        elif is_full and mcts.dirichlet_fraction > 0:
+            noise = dirichlet_noise(batch_legal(sub.mask), mcts.dirichlet_alpha, sub_rngs)
+        res = search(sub, evaluate, mcts, root_noise=noise, gumbel=g,
+                     num_simulations=None if is_full else sp.fast_simulations)
+        visits[sel], policy[sel], best[sel] = res.visits, res.policy, res.best
+        root_value[sel] = res.root_value
+    return visits, policy, best, root_value
 
 
 def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
                game_ids: Sequence[int]) -> Iterator[GameRecord]:
     """Play the games ``game_ids`` with ``sp.parallel_games`` in flight; yield each as it ends.
 
-    Each move searches every live game in one batch (root Dirichlet noise on), then samples
-    the move from the visit counts at ``temperature_high`` for the first ``temperature_moves``
-    moves and ``temperature_low`` after. The policy target is the raw visit distribution.
+    Each move searches every live game in one batch (root noise on). Under PUCT the move is
+    sampled from the visit counts at ``temperature_high`` for the first ``temperature_moves``
+    moves and ``temperature_low`` after, and the policy target is the visit distribution;
+    under Gumbel the move is the sequential-halving winner (the Gumbel noise is the sampling)
+    and the target is the improved policy. With ``sp.full_search_prob < 1`` each move is a
+    full search with that probability, else a fast one that is played but not recorded.
     """
     pending = list(game_ids)[::-1]
     slots = min(sp.parallel_games, len(pending))
@@ -75,7 +113,8 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
     mask = np.zeros(slots, np.uint64)
     gid = [-1] * slots
     rngs: list[np.random.Generator | None] = [None] * slots
-    hist: list[tuple[list, list, list, list]] = [([], [], [], []) for _ in range(slots)]
+    # Per slot: own, mask, policy target, root value, recorded?, moves.
+    hist: list[tuple[list, ...]] = [([], [], [], [], [], []) for _ in range(slots)]
 
     def start(s: int) -> bool:
         if not pending:
@@ -84,7 +123,7 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         gid[s] = pending.pop()
         rngs[s] = game_rng(sp.seed, gid[s])
         own[s] = mask[s] = 0
-        hist[s] = ([], [], [], [])
+        hist[s] = ([], [], [], [], [], [])
         return True
 
     live = [s for s in range(slots) if start(s)]
@@ -92,23 +131,32 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         act = np.array(live)
         boards = Boards(own[act], mask[act])
         act_rngs = [rngs[s] for s in live]
-        noise = dirichlet_noise(batch_legal(boards.mask), mcts.dirichlet_alpha, act_rngs) \
-            if mcts.dirichlet_fraction > 0 else None
-        res = search(boards, evaluate, mcts, root_noise=noise)
-        played = np.array([len(hist[s][3]) for s in live])
-        temps = np.where(played < sp.temperature_moves, sp.temperature_high, sp.temperature_low)
-        probs = apply_temperature(res.visits, temps)
-        cols = sample_moves(probs, np.array([r.random() for r in act_rngs]))
-        new_own, new_mask, won, full = batch_play(boards.own, boards.mask, cols)
+        if sp.full_search_prob < 1:
+            full = np.array([r.random() < sp.full_search_prob for r in act_rngs])
+        else:
+            full = np.ones(len(live), bool)
+        visits, policy, best, root_value = _search_split(boards, evaluate, mcts, sp, act_rngs,
+                                                         full)
+        if mcts.root_selection == "gumbel":
+            cols = best
+        else:
+            played = np.array([len(hist[s][5]) for s in live])
+            temps = np.where(played < sp.temperature_moves, sp.temperature_high,
+                             sp.temperature_low)
+            probs = apply_temperature(visits, temps)
+            cols = sample_moves(probs, np.array([r.random() for r in act_rngs]))
+        new_own, new_mask, won, full_board = batch_play(boards.own, boards.mask, cols)
         next_live = []
         for j, s in enumerate(live):
             h = hist[s]
             h[0].append(own[s])
             h[1].append(mask[s])
-            h[2].append(res.policy[j])
-            h[3].append(int(cols[j]))
+            h[2].append(policy[j])
+            h[3].append(root_value[j])
+            h[4].append(bool(full[j]))
+            h[5].append(int(cols[j]))
             own[s], mask[s] = new_own[j], new_mask[j]
-            if won[j] or full[j]:
+            if won[j] or full_board[j]:
                 yield _finish(gid[s], *h, won=bool(won[j]))
                 if start(s):
                     next_live.append(s)
@@ -169,7 +217,8 @@ def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks
             payload = shard_bytes(Samples.concat([r.samples for r in recs]), {
                 **meta, "chunk": c, "games": len(recs), "created": now_iso(),
                 "results": [r.result for r in recs],
-                "game_lengths": [len(r.moves) for r in recs]})
+                "game_lengths": [len(r.samples) for r in recs],
+                "game_moves": [len(r.moves) for r in recs]})
             if on_chunk is not None:
                 on_chunk(c, payload)
             else:

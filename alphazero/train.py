@@ -17,7 +17,7 @@ import torch.nn.functional as Fn
 
 from . import faults
 from .config import TrainConfig
-from .data import Samples, minibatches
+from .data import Samples, minibatches, mix_value_targets
 from .net import ConnectNet, autocast_dtype
 
 
@@ -111,13 +111,16 @@ class Trainer:
     def fit(self, train: Samples, val: Samples, lr: float | None = None, seed: int = 0,
             progress: bool = True, desc: str = "train") -> FitResult:
         """``cfg.epochs`` passes over ``train`` (at least one step); returns mean train losses
-        and the validation losses after training."""
+        and the validation losses after training. Training value targets mix in the root
+        search value by ``cfg.value_q_weight``; validation always scores against the game
+        results, so runs with different mixes stay comparable."""
         from tqdm import tqdm
 
         cfg = self.cfg
         lr = cfg.lr if lr is None else lr
         for g in self.opt.param_groups:
             g["lr"] = lr
+        train = mix_value_targets(train, cfg.value_q_weight)
         steps = max(1, math.ceil(cfg.epochs * len(train) / cfg.batch_size))
         rng = np.random.default_rng([cfg.seed, seed])
         self.net.train()

@@ -120,3 +120,77 @@ def test_search_beats_random_play_on_solved_endgames():
                            for p in positions])
     print(f"end-game mistakes: search {search_rate:.3f}, random {random_rate:.3f}")
     assert search_rate < 0.5 * random_rate
+
+
+# --- Gumbel root search ---------------------------------------------------------------------
+
+GUMBEL = MCTSConfig(num_simulations=64, root_selection="gumbel")
+
+
+def test_halving_schedule_is_sequential_halving():
+    from alphazero.mcts import halving_schedule
+
+    for m in range(1, 8):
+        for sims in (1, 7, 16, 64, 200):
+            table = halving_schedule(m, sims)
+            assert len(table) == sims
+            # Replay it: the k-th pick goes to an action whose count equals table[k]; the
+            # counts that result are those of halving m candidates phase by phase.
+            counts = np.zeros(m, int)
+            for t in table:
+                i = np.flatnonzero(counts == t)
+                assert i.size, (m, sims, table)
+                counts[i[0]] += 1
+            assert counts.sum() == sims
+            if sims >= m:
+                assert np.all(counts >= 1)  # every considered action is tried at least once
+            # Survivors of later phases get more: the count profile never increases.
+            assert np.all(np.diff(counts) <= 0)
+
+
+def test_gumbel_finds_and_blocks_wins_and_targets_them():
+    res = run(["121212", "12121"], cfg=GUMBEL)
+    assert list(res.best) == [0, 0]
+    assert np.all(res.visits.sum(axis=1) == 64)
+    # The improved policy moves mass from the uniform prior onto the one good move.
+    assert np.all(res.policy[:, 0] > 0.9)
+    assert np.allclose(res.policy.sum(axis=1), 1, atol=1e-5)
+
+
+def test_gumbel_considers_only_m_actions_and_noise_picks_them():
+    cfg = MCTSConfig(num_simulations=32, root_selection="gumbel", gumbel_considered=2)
+    boards = Boards.from_states([State.from_moves("")] * 200)
+    g = np.random.default_rng(0).gumbel(size=(200, 7)).astype(np.float32)
+    res = search(boards, uniform_evaluator, cfg, gumbel=g)
+    assert np.all((res.visits > 0).sum(axis=1) == 2)
+    # Uniform prior: the two considered actions are the Gumbel top two, and the winner is one.
+    top2 = np.sort(np.argsort(-g, axis=1)[:, :2], axis=1)
+    assert np.array_equal(np.sort(np.argsort(-res.visits, axis=1)[:, :2], axis=1), top2)
+    assert np.all((res.best == top2[:, 0]) | (res.best == top2[:, 1]))
+    # Without noise the search is deterministic.
+    few = Boards(boards.own[:3], boards.mask[:3])
+    a = search(few, hashed_evaluator, GUMBEL)
+    b = search(few, hashed_evaluator, GUMBEL)
+    assert np.array_equal(a.visits, b.visits) and np.array_equal(a.best, b.best)
+
+
+def test_gumbel_policy_is_prior_when_q_is_flat():
+    # Values all 0 and no terminal in reach: completed q is flat, so the target is the prior.
+    def flat_values(boards):
+        return hashed_evaluator(boards)[0], np.zeros(len(boards), np.float32)
+
+    res = run(["", "44"], flat_values, cfg=MCTSConfig(num_simulations=3, root_selection="gumbel"))
+    pri, _ = hashed_evaluator(Boards.from_states([State.from_moves(m) for m in ["", "44"]]))
+    assert np.allclose(res.policy, pri, atol=1e-5)
+
+
+def test_gumbel_search_beats_random_play_on_solved_endgames():
+    positions = [p for p in load_positions(path_of(PONS)) if p.set == "Test_L3_R1"][:500]
+    boards = Boards.from_states([p.state for p in positions])
+    res = search(boards, uniform_evaluator, MCTSConfig(num_simulations=400,
+                                                       root_selection="gumbel"))
+    rate = _mistake_rate(positions, res.best)
+    random_rate = np.mean([p.mistake_mask().sum() / sum(s is not None for s in p.scores)
+                           for p in positions])
+    print(f"end-game mistakes: gumbel {rate:.3f}, random {random_rate:.3f}")
+    assert rate < 0.5 * random_rate

@@ -15,7 +15,7 @@ from alphazero.game import State
 from alphazero.net import build_net
 from alphazero.selfplay import WorkerError, play_games, run_pool
 
-from .fakes import hashed_evaluator
+from .fakes import CountingEvaluator, hashed_evaluator
 
 MCTS = MCTSConfig(num_simulations=24)
 SP = SelfPlayConfig(games=12, parallel_games=5, chunk_games=4, temperature_moves=4)
@@ -48,6 +48,53 @@ def test_samples_follow_the_rules():
             first_to_move = np.arange(n) % 2 == 0
             expected = np.where(first_to_move == winner_first, 1.0, -1.0)
             assert np.array_equal(s.values, expected)
+
+
+def _replay_check(g, keep_all: bool):
+    """The recorded states are positions of the game, in order, matching its moves."""
+    s = g.samples
+    seen = []
+    state = State()
+    for col in g.moves:
+        seen.append((state.own, state.mask))
+        state = state.play(col)
+    assert state.is_terminal()
+    b = decode(s.states)
+    rec = list(zip(b.own.tolist(), b.mask.tolist()))
+    assert len(rec) == len(set(rec))
+    idx = [seen.index(r) for r in rec]  # raises if a recorded state never occurred
+    assert idx == sorted(idx)
+    if keep_all:
+        assert idx == list(range(len(g.moves)))
+    return idx
+
+
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+def test_root_values_are_recorded_with_every_position(root):
+    mcts = MCTSConfig(num_simulations=24, root_selection=root)
+    for g in play_games(hashed_evaluator, mcts, SP, range(6)):
+        _replay_check(g, keep_all=True)
+        q = g.samples.root_values
+        assert q.shape == (len(g.moves),) and np.all(np.abs(q) <= 1)
+        assert np.allclose(g.samples.policies.sum(axis=1), 1, atol=1e-5)
+        assert np.all(g.samples.policies[~legal_mask(decode(g.samples.states))] == 0)
+
+
+def test_playout_cap_randomisation_records_only_full_searches():
+    sp = SelfPlayConfig(**{**SP.__dict__, "full_search_prob": 0.25, "fast_simulations": 4})
+    counter = CountingEvaluator(hashed_evaluator)
+    games = list(play_games(counter, MCTS, sp, range(12)))
+    moves = sum(len(g.moves) for g in games)
+    kept = sum(len(g.samples) for g in games)
+    assert 0.1 * moves < kept < 0.45 * moves  # about a quarter of the moves
+    for g in games:
+        _replay_check(g, keep_all=False)
+    # Network calls: 1 + 24 per full search, 1 + 4 per fast one (fewer when terminals end
+    # a simulation without a call), so far fewer than full searches everywhere.
+    assert len(counter.calls) < moves * 25 * 0.6
+    # Same seed, same games: the coin flips come from each game's own stream.
+    again = {g.game_id: g.moves for g in play_games(hashed_evaluator, MCTS, sp, range(12))}
+    assert again == {g.game_id: g.moves for g in games}
 
 
 def test_games_are_reproducible_and_distinct():

@@ -119,3 +119,56 @@ def test_import_seed_rejects_malformed_entries():
         import_seed([[np.zeros((6, 7)), np.ones(7) / 7, 0]])
     with pytest.raises(DataError, match="not \\[s, p, v\\]"):
         import_seed([[1, 2]])
+
+
+def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
+    from alphazero.data import DataError, mix_value_targets, shard_bytes
+
+    d = tmp_path / "iter_0001"
+    d.mkdir()
+    recs = games(6, seed=4)
+    s = shard(d, "chunk_00000.pkl", recs)
+    # A shard written before root values were recorded (or a seed file): q unknown.
+    old = Samples(s.states[:5], s.policies[:5], s.values[:5])
+    write_samples(d / "chunk_00001.pkl", old, {"game_lengths": [5]})
+    ds = load_dataset([str(d)])
+    q = ds.samples.q()
+    assert np.array_equal(q[:len(s)], s.root_values) and np.isnan(q[len(s):]).all()
+    tr, va = split_by_game(ds.game, 0.3, seed=1)
+    from alphazero.data import subset
+    assert np.array_equal(subset(ds.samples, tr).q(), q[tr], equal_nan=True)
+
+    mixed = mix_value_targets(ds.samples, 0.5)
+    z = ds.samples.values
+    want = np.where(np.isnan(q), z, 0.5 * z + 0.5 * q)
+    assert np.allclose(mixed.values, want) and np.array_equal(mixed.values[len(s):], z[len(s):])
+    assert mix_value_targets(ds.samples, 0.0) is ds.samples
+
+    # Out-of-range or misshapen root values are refused with a message naming the file.
+    bad = Samples(s.states, s.policies, s.values, root_values=s.root_values * 0 + 3)
+    (d / "chunk_00002.pkl").write_bytes(shard_bytes(bad))
+    try:
+        read_samples(d / "chunk_00002.pkl")
+    except DataError as e:
+        assert "chunk_00002.pkl" in str(e) and "root_values" in str(e)
+    else:
+        raise AssertionError("bad root values were accepted")
+
+
+def test_value_q_weight_moves_the_value_head_towards_q():
+    """Train on identical states with z = +1 and q = -1: the value head lands near the mix."""
+    recs = games(4, seed=5)
+    s = Samples.concat([r.samples for r in recs])
+    pos = s.take(np.zeros(512, np.int64))  # one position, many times
+    pos = Samples(pos.states, pos.policies, np.ones(512, np.float32),
+                  root_values=-np.ones(512, np.float32))
+    outs = []
+    for w in (0.0, 0.5):
+        torch.manual_seed(0)
+        net = build_net(NetConfig(preset="tiny"), "cpu")
+        cfg = TrainConfig(batch_size=64, epochs=6.0, lr=3e-3, mirror=False, device="cpu",
+                          value_q_weight=w, weight_decay=0.0)
+        Trainer(net, cfg, torch.device("cpu")).fit(pos, Samples.empty(), progress=False)
+        with torch.no_grad():
+            outs.append(net(torch.from_numpy(pos.states[:1]).float())[1].item())
+    assert outs[0] > 0.5 and abs(outs[1]) < 0.2, outs
