@@ -28,33 +28,38 @@ def series(rows):
     return out
 
 
-def svg(rows, title: str) -> str:
+def line_chart(lines: dict, title: str, xlabel: str, y_max: float = 100.0,
+               y_min: float = 0.0) -> str:
+    """An SVG line chart: ``lines`` maps a legend name to [(x, y %), ...]."""
     w, h, left, right, top, bottom = 800, 420, 60, 270, 40, 50
     pw, ph = w - left - right, h - top - bottom
-    xs = [r["iteration"] for r in rows]
-    x0, x1 = min(xs), max(max(xs), min(xs) + 1)
+    xs = [x for pts in lines.values() for x, _ in pts]
+    x0, x1 = min(xs), max(xs)
+    x1 = x1 if x1 > x0 else x0 + 1
 
     def px(x):
         return left + (x - x0) / (x1 - x0) * pw
 
     def py(y):
-        return top + (1 - y / 100) * ph
+        return top + (1 - (y - y_min) / (y_max - y_min)) * ph
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
              'font-family="sans-serif" font-size="12">',
              f'<rect width="{w}" height="{h}" fill="white"/>',
              f'<text x="{left}" y="22" font-size="15">{title}</text>']
-    for y in range(0, 101, 20):
+    for k in range(6):
+        y = y_min + k * (y_max - y_min) / 5
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(y)}" y2="{py(y)}" '
                      'stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 8}" y="{py(y) + 4}" text-anchor="end">{y}%</text>')
-    step = max(1, (x1 - x0) // 10)
-    for x in range(x0, x1 + 1, step):
-        parts.append(f'<text x="{px(x)}" y="{top + ph + 18}" text-anchor="middle">{x}</text>')
-    parts.append(f'<text x="{left + pw / 2}" y="{h - 10}" text-anchor="middle">iteration</text>')
+        parts.append(f'<text x="{left - 8}" y="{py(y) + 4}" text-anchor="end">{y:g}%</text>')
+    for k in range(11):
+        x = x0 + k * (x1 - x0) / 10
+        label = f"{x:,.0f}" if x1 - x0 >= 10 else f"{x:g}"
+        parts.append(f'<text x="{px(x)}" y="{top + ph + 18}" text-anchor="middle">{label}</text>')
+    parts.append(f'<text x="{left + pw / 2}" y="{h - 10}" text-anchor="middle">{xlabel}</text>')
     parts.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" '
                  'stroke="#444"/>')
-    for i, (name, pts) in enumerate(series(rows).items()):
+    for i, (name, pts) in enumerate(lines.items()):
         c = COLOURS[i % len(COLOURS)]
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"/>')
@@ -66,21 +71,30 @@ def svg(rows, title: str) -> str:
     return "\n".join(parts) + "\n"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run_dir")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--title", default=None)
-    a = ap.parse_args()
+def svg(rows, title: str) -> str:
+    return line_chart(series(rows), title, "iteration")
+
+
+def read_rows(run_dir: str) -> list[dict]:
+    """The metrics rows of a run, one per iteration, in order (later duplicates win)."""
     rows = {}
-    with open(os.path.join(a.run_dir, "metrics.jsonl"), encoding="utf-8") as fh:
+    with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as fh:
         for line in fh:
             try:
                 r = json.loads(line)
                 rows[r["iteration"]] = r
             except (json.JSONDecodeError, KeyError):
                 continue
-    rows = [rows[k] for k in sorted(rows)]
+    return [rows[k] for k in sorted(rows)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--title", default=None)
+    a = ap.parse_args()
+    rows = read_rows(a.run_dir)
     out = a.out or os.path.join(a.run_dir, "curve.svg")
     positions = sum(r["selfplay"]["positions"] for r in rows)
     title = a.title or (f"{os.path.basename(os.path.normpath(a.run_dir))}: {len(rows)} "

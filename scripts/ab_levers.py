@@ -1,0 +1,103 @@
+"""A/B of the training levers on the learning curve, same seeds, same base config.
+
+    python scripts/ab_levers.py run [--iterations N] [--only NAME ...]   # resumable
+    python scripts/ab_levers.py report [--out docs/levers.svg]
+
+Each variant is the base config (configs/default.yaml) with one switch changed, trained with
+the project's own pipeline into runs/ab/NAME. ``report`` prints, per variant and iteration,
+the candidate's raw-policy mistake rate on solver-labelled Pons positions against the
+cumulative self-play CPU time and positions, and draws both curves into one SVG.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+from plot_curve import line_chart, read_rows
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASE = os.path.join(ROOT, "configs", "default.yaml")
+
+#: name -> (overrides, what it tests)
+VARIANTS = {
+    "baseline": ([], "PUCT, Dirichlet noise, visit-count targets, z value targets"),
+    "gumbel": (["mcts.root_selection=gumbel"],
+               "Gumbel sequential halving at the root, completed-Q policy targets"),
+    "playout_cap": (["selfplay.full_search_prob=0.25", "selfplay.fast_simulations=8",
+                     "selfplay.games=400"],
+                    "25% full searches (recorded), 75% 8-simulation searches; twice the "
+                    "games for about the same CPU"),
+    "value_mix": (["train.value_q_weight=0.5"], "value target (z + q) / 2"),
+}
+
+
+def run(names: list[str], iterations: int) -> None:
+    for name in names:
+        overrides, _ = VARIANTS[name]
+        run_dir = os.path.join(ROOT, "runs", "ab", name)
+        sets = [f"pipeline.iterations={iterations}", *overrides]
+        cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", BASE, "--run-dir",
+               run_dir, "--quiet"] + [x for s in sets for x in ("--set", s)]
+        print("$", " ".join(cmd[1:]), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def report(out: str) -> None:
+    by_cpu, by_pos = {}, {}
+    print("| variant | iterations | self-play positions | CPU hours | candidate raw-policy "
+          "mistakes, last 3 iterations (%) | vs greedy, last 3 (%) |")
+    print("|---|---|---|---|---|---|")
+    for name in VARIANTS:
+        run_dir = os.path.join(ROOT, "runs", "ab", name)
+        if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
+            continue
+        rows = [r for r in read_rows(run_dir) if r.get("candidate_policy_mistakes") is not None]
+        if not rows:
+            continue
+        cpu = pos = 0.0
+        pts_cpu, pts_pos = [], []
+        for r in rows:
+            cpu += r["cpu_seconds"]["selfplay"] + r["cpu_seconds"]["train"]
+            pos += r["selfplay"]["positions"]
+            pts_cpu.append((cpu / 3600, 100 * r["candidate_policy_mistakes"]))
+            pts_pos.append((pos, 100 * r["candidate_policy_mistakes"]))
+        by_cpu[name], by_pos[name] = pts_cpu, pts_pos
+        last = rows[-3:]
+        mis = sum(r["candidate_policy_mistakes"] for r in last) / len(last)
+        greedy = [r["reference"]["greedy"]["score"] for r in last if "greedy" in
+                  r.get("reference", {})]
+        g = f"{100 * sum(greedy) / len(greedy):.0f}" if greedy else "-"
+        print(f"| {name} | {len(rows)} | {int(pos):,} | {cpu / 3600:.2f} | {100 * mis:.1f} | "
+              f"{g} |")
+    if not by_cpu:
+        sys.exit("no A/B runs found under runs/ab; start them with: python scripts/ab_levers.py run")
+    ys = [y for pts in by_cpu.values() for _, y in pts]
+    lo, hi = 5 * int(min(ys) // 5), 5 * int(max(ys) // 5 + 1)
+    base, _ = os.path.splitext(out)
+    for suffix, lines, xlabel in (("cpu", by_cpu, "self-play + training CPU hours"),
+                                  ("positions", by_pos, "self-play positions (recorded)")):
+        path = f"{base}_{suffix}.svg"
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(line_chart(lines, "candidate raw-policy mistakes on Pons positions",
+                                xlabel, y_max=hi, y_min=lo))
+        print(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--iterations", type=int, default=10)
+    r.add_argument("--only", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
+    p = sub.add_parser("report")
+    p.add_argument("--out", default=os.path.join(ROOT, "docs", "levers.svg"))
+    a = ap.parse_args()
+    if a.cmd == "run":
+        run(a.only, a.iterations)
+    else:
+        report(a.out)
+
+
+if __name__ == "__main__":
+    main()
