@@ -113,12 +113,17 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+#: On CPU a large batch is evaluated in slices of this many positions: activations of ~128
+#: positions stay in cache, and a batch of 256 measured 10-30% slower per position.
+CPU_SLICE = 128
+
+
 def make_evaluator(net: ConnectNet, device: torch.device | str | None = None) -> Evaluator:
     """Wrap ``net`` as ``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])``.
 
     Encodes on the CPU, ships uint8 planes to the device, runs in eval and inference mode (with
     autocast on CUDA), masks illegal columns to prior 0 and renormalises. Values are from the
-    side to move's view.
+    side to move's view. On CPU, batches above ``CPU_SLICE`` run slice by slice.
     """
     device = torch.device(device) if device is not None else next(net.parameters()).device
     net.eval()
@@ -126,6 +131,10 @@ def make_evaluator(net: ConnectNet, device: torch.device | str | None = None) ->
     cuda = device.type == "cuda"
 
     def evaluate(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
+        if not cuda and len(boards) > CPU_SLICE:
+            parts = [evaluate(Boards(boards.own[i:i + CPU_SLICE], boards.mask[i:i + CPU_SLICE]))
+                     for i in range(0, len(boards), CPU_SLICE)]
+            return (np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts]))
         planes = torch.from_numpy(encode(boards))
         legal = torch.from_numpy(legal_mask(boards))
         if cuda:

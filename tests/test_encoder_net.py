@@ -87,6 +87,23 @@ def test_net_shapes_and_evaluator(tiny):
     assert np.array_equal(mp > 0, mirror_policy(priors > 0))
 
 
+def test_large_cpu_batches_are_sliced_without_changing_results():
+    from alphazero.net import CPU_SLICE
+
+    torch.manual_seed(0)
+    tiny = build_net(NetConfig(preset="tiny"))
+    states = random_states(2 * CPU_SLICE + 37, seed=9)
+    boards = Boards.from_states(states)
+    priors, values = make_evaluator(tiny)(boards)
+    assert priors.shape == (len(states), 7) and values.shape == (len(states),)
+    tiny.eval()
+    with torch.no_grad():
+        logits, v = tiny(torch.from_numpy(encode(boards)).float())
+    logits = logits.masked_fill(~torch.from_numpy(legal_mask(boards)), -torch.inf)
+    assert np.allclose(priors, torch.softmax(logits, -1).numpy(), atol=1e-5)
+    assert np.allclose(values, v.numpy(), atol=1e-5)
+
+
 def test_paper_preset_is_the_seed_net():
     cfg = NetConfig(preset="paper").resolve(cuda=False)
     assert (cfg.blocks, cfg.channels) == (19, 128)
