@@ -53,6 +53,9 @@ def test_smoke_pipeline_end_to_end(tmp_path):
         a = r["arena"]
         assert a["wins"] + a["draws"] + a["losses"] == 4
         assert r["selfplay"]["positions"] > 0 and r["train"]["total"] > 0
+        cpu = r["cpu_seconds"]
+        assert 0 < cpu["selfplay"] <= cpu["total"] and 0 < cpu["train"] <= cpu["total"]
+        assert 0 <= r["candidate_policy_mistakes"] <= 1
     assert load(run / "best.pt").net_config.preset == "tiny"
     assert (run / "candidates" / "iter_0002.pt").exists()
     assert list((run / "tb").iterdir())
@@ -67,6 +70,25 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     assert same.returncode == 0 and "resuming" in same.stdout
     assert_user_error(az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run,
                          "--set", "mcts.num_simulations=9"), "another config", "--resume")
+
+
+def test_pipeline_with_every_lever_switched_on(tmp_path):
+    run = tmp_path / "run"
+    proc = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet",
+              "--set", "mcts.root_selection=gumbel", "--set", "selfplay.full_search_prob=0.5",
+              "--set", "selfplay.fast_simulations=2", "--set", "train.value_q_weight=0.5",
+              "--set", "pipeline.iterations=1")
+    assert proc.returncode == 0, proc.stderr
+    files = sorted((run / "data" / "iter_0001").glob("chunk_*.pkl"))
+    shards = [read_samples(f) for f in files]
+    moves = sum(sum(s.meta["game_moves"]) for s in shards)
+    kept = sum(len(s) for s in shards)
+    assert 0 < kept < moves  # fast-search moves are played, not recorded
+    for s in shards:
+        assert sum(s.meta["game_lengths"]) == len(s)
+        assert np.all(np.abs(s.root_values) <= 1)
+    row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert row["selfplay"]["positions"] == kept
 
 
 def test_kill_during_selfplay_then_resume_keeps_finished_files(tmp_path):
