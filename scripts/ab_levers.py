@@ -4,12 +4,15 @@
     python scripts/ab_levers.py report [--out docs/levers.svg]
 
 Each variant is the base config (configs/default.yaml) with one switch changed, trained with
-the project's own pipeline into runs/ab/NAME. ``report`` prints, per variant and iteration,
-the candidate's raw-policy mistake rate on solver-labelled Pons positions against the
-cumulative self-play CPU time and positions, and draws both curves into one SVG.
+the project's own pipeline into runs/ab/NAME. ``report`` scores every iteration's candidate
+net (raw policy, no search) on all 6000 solver-labelled Pons positions, cached beside the run
+in pons_policy.json, and prints and draws that mistake rate against the cumulative
+self-play + training CPU time and against the self-play positions.
 """
 
 import argparse
+import glob
+import json
 import os
 import subprocess
 import sys
@@ -43,16 +46,42 @@ def run(names: list[str], iterations: int) -> None:
         subprocess.run(cmd, check=True, cwd=ROOT)
 
 
+def policy_mistakes(run_dir: str) -> dict[int, float]:
+    """Iteration -> candidate raw-policy mistake rate on all Pons positions (cached)."""
+    from alphazero.arena import PolicyPlayer, score_positions
+    from alphazero.checkpoint import load
+    from alphazero.net import make_evaluator
+    from alphazero.positions import PONS, load_positions, path_of
+
+    cache_path = os.path.join(run_dir, "pons_policy.json")
+    cache = {}
+    if os.path.exists(cache_path):
+        with open(cache_path, encoding="utf-8") as fh:
+            cache = {int(k): v for k, v in json.load(fh).items()}
+    positions = None
+    for path in sorted(glob.glob(os.path.join(run_dir, "candidates", "iter_*.pt"))):
+        it = int(os.path.basename(path)[5:9])
+        if it in cache:
+            continue
+        positions = positions or load_positions(path_of(PONS))
+        scores = score_positions(PolicyPlayer(make_evaluator(load(path).net)), positions)
+        cache[it] = sum(x.mistakes for x in scores.values()) / len(positions)
+    with open(cache_path, "w", encoding="utf-8") as fh:
+        json.dump({str(k): v for k, v in sorted(cache.items())}, fh, indent=1)
+    return cache
+
+
 def report(out: str) -> None:
     by_cpu, by_pos = {}, {}
-    print("| variant | iterations | self-play positions | CPU hours | candidate raw-policy "
-          "mistakes, last 3 iterations (%) | vs greedy, last 3 (%) |")
+    print("| variant | iterations | self-play positions | CPU minutes | candidate raw-policy "
+          "mistakes, mean of the last 3 iterations (%) | vs greedy, last 3 (%) |")
     print("|---|---|---|---|---|---|")
     for name in VARIANTS:
         run_dir = os.path.join(ROOT, "runs", "ab", name)
         if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
             continue
-        rows = [r for r in read_rows(run_dir) if r.get("candidate_policy_mistakes") is not None]
+        mistakes = policy_mistakes(run_dir)
+        rows = [r for r in read_rows(run_dir) if r["iteration"] in mistakes]
         if not rows:
             continue
         cpu = pos = 0.0
@@ -60,26 +89,26 @@ def report(out: str) -> None:
         for r in rows:
             cpu += r["cpu_seconds"]["selfplay"] + r["cpu_seconds"]["train"]
             pos += r["selfplay"]["positions"]
-            pts_cpu.append((cpu / 3600, 100 * r["candidate_policy_mistakes"]))
-            pts_pos.append((pos, 100 * r["candidate_policy_mistakes"]))
+            pts_cpu.append((cpu / 60, 100 * mistakes[r["iteration"]]))
+            pts_pos.append((pos, 100 * mistakes[r["iteration"]]))
         by_cpu[name], by_pos[name] = pts_cpu, pts_pos
         last = rows[-3:]
-        mis = sum(r["candidate_policy_mistakes"] for r in last) / len(last)
+        mis = sum(mistakes[r["iteration"]] for r in last) / len(last)
         greedy = [r["reference"]["greedy"]["score"] for r in last if "greedy" in
                   r.get("reference", {})]
         g = f"{100 * sum(greedy) / len(greedy):.0f}" if greedy else "-"
-        print(f"| {name} | {len(rows)} | {int(pos):,} | {cpu / 3600:.2f} | {100 * mis:.1f} | "
+        print(f"| {name} | {len(rows)} | {int(pos):,} | {cpu / 60:.1f} | {100 * mis:.1f} | "
               f"{g} |")
     if not by_cpu:
         sys.exit("no A/B runs found under runs/ab; start them with: python scripts/ab_levers.py run")
     ys = [y for pts in by_cpu.values() for _, y in pts]
     lo, hi = 5 * int(min(ys) // 5), 5 * int(max(ys) // 5 + 1)
     base, _ = os.path.splitext(out)
-    for suffix, lines, xlabel in (("cpu", by_cpu, "self-play + training CPU hours"),
+    for suffix, lines, xlabel in (("cpu", by_cpu, "self-play + training CPU minutes"),
                                   ("positions", by_pos, "self-play positions (recorded)")):
         path = f"{base}_{suffix}.svg"
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(line_chart(lines, "candidate raw-policy mistakes on Pons positions",
+            fh.write(line_chart(lines, "candidate raw-policy mistakes, all 6000 Pons positions",
                                 xlabel, y_max=hi, y_min=lo))
         print(path)
 

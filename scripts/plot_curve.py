@@ -54,7 +54,7 @@ def line_chart(lines: dict, title: str, xlabel: str, y_max: float = 100.0,
         parts.append(f'<text x="{left - 8}" y="{py(y) + 4}" text-anchor="end">{y:g}%</text>')
     for k in range(11):
         x = x0 + k * (x1 - x0) / 10
-        label = f"{x:,.0f}" if x1 - x0 >= 10 else f"{x:g}"
+        label = f"{x:,.0f}" if x1 - x0 >= 10 else f"{x:.2g}"
         parts.append(f'<text x="{px(x)}" y="{top + ph + 18}" text-anchor="middle">{label}</text>')
     parts.append(f'<text x="{left + pw / 2}" y="{h - 10}" text-anchor="middle">{xlabel}</text>')
     parts.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" '
