@@ -139,8 +139,10 @@ def _sigma_completed_q(tree: Tree, prior: np.ndarray, legal: np.ndarray,
     """``sigma(completed q)`` at the roots, float32 [B, 7] (-inf on illegal columns).
 
     Unvisited actions take the mixed value: the network's root value blended with the
-    prior-weighted mean q of the visited actions. Values are rescaled to [0, 1] by the min and
-    max over the legal actions, then scaled by ``(c_visit + max visits) * c_scale``.
+    prior-weighted mean q of the visited actions. Values are mapped from [-1, 1] to [0, 1]
+    (the game's own bounds; a min-max rescale over the root's children would stretch a 0.01
+    difference to the full range and make every target one-hot, which collapsed self-play in
+    our A/B), then scaled by ``(c_visit + max visits) * c_scale``.
     """
     n = tree.edge_n[:, 0].astype(np.float32)
     visited = n > 0
@@ -151,9 +153,7 @@ def _sigma_completed_q(tree: Tree, prior: np.ndarray, legal: np.ndarray,
     v_mix = np.where(p_vis > 0, (tree.value[:, 0] + sum_n * weighted) / (1 + sum_n),
                      tree.value[:, 0])
     completed = np.where(visited, q, v_mix[:, None])
-    lo = np.where(legal, completed, np.inf).min(axis=1, keepdims=True)
-    hi = np.where(legal, completed, -np.inf).max(axis=1, keepdims=True)
-    norm = (completed - lo) / np.maximum(hi - lo, 1e-8)
+    norm = (completed + 1.0) / 2.0
     scale = (cfg.gumbel_c_visit + n.max(axis=1, keepdims=True)) * cfg.gumbel_c_scale
     return np.where(legal, scale * norm, -np.inf).astype(np.float32)
 

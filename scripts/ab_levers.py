@@ -71,11 +71,40 @@ def policy_mistakes(run_dir: str) -> dict[int, float]:
     return cache
 
 
+def search_mistakes(run_dir: str, sims: int = 64) -> float:
+    """Mistake rate of the run's best net searching with its own config (``sims``
+    simulations, no noise) on every fifth Pons position (1200); cached."""
+    from alphazero.arena import MCTSPlayer, score_positions
+    from alphazero.checkpoint import load
+    from alphazero.config import load as load_config
+    from alphazero.mcts import match_config
+    from alphazero.net import make_evaluator
+    from alphazero.positions import PONS, load_positions, path_of
+
+    cache_path = os.path.join(run_dir, "pons_search.json")
+    ck = load(os.path.join(run_dir, "best.pt"))
+    key = f"iter{ck.iteration}_sims{sims}"
+    cache = {}
+    if os.path.exists(cache_path):
+        with open(cache_path, encoding="utf-8") as fh:
+            cache = json.load(fh)
+    if key not in cache:
+        cfg = load_config(os.path.join(run_dir, "config.yaml"))
+        positions = load_positions(path_of(PONS))[::5]
+        player = MCTSPlayer(make_evaluator(ck.net), match_config(cfg.mcts, sims))
+        scores = score_positions(player, positions)
+        cache[key] = sum(x.mistakes for x in scores.values()) / len(positions)
+        with open(cache_path, "w", encoding="utf-8") as fh:
+            json.dump(cache, fh, indent=1)
+    return cache[key]
+
+
 def report(out: str) -> None:
     by_cpu, by_pos = {}, {}
     print("| variant | iterations | self-play positions | CPU minutes | candidate raw-policy "
-          "mistakes, mean of the last 3 iterations (%) | vs greedy, last 3 (%) |")
-    print("|---|---|---|---|---|---|")
+          "mistakes, mean of the last 3 iterations (%) | best net + 64-simulation search, "
+          "mistakes (%) | vs greedy, last 3 (%) |")
+    print("|---|---|---|---|---|---|---|")
     for name in VARIANTS:
         run_dir = os.path.join(ROOT, "runs", "ab", name)
         if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
@@ -97,8 +126,9 @@ def report(out: str) -> None:
         greedy = [r["reference"]["greedy"]["score"] for r in last if "greedy" in
                   r.get("reference", {})]
         g = f"{100 * sum(greedy) / len(greedy):.0f}" if greedy else "-"
+        srch = 100 * search_mistakes(run_dir)
         print(f"| {name} | {len(rows)} | {int(pos):,} | {cpu / 60:.1f} | {100 * mis:.1f} | "
-              f"{g} |")
+              f"{srch:.1f} | {g} |")
     if not by_cpu:
         sys.exit("no A/B runs found under runs/ab; start them with: python scripts/ab_levers.py run")
     ys = [y for pts in by_cpu.values() for _, y in pts]

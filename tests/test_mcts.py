@@ -194,3 +194,23 @@ def test_gumbel_search_beats_random_play_on_solved_endgames():
                            for p in positions])
     print(f"end-game mistakes: gumbel {rate:.3f}, random {random_rate:.3f}")
     assert rate < 0.5 * random_rate
+
+
+def test_gumbel_policy_target_is_softmax_of_logits_plus_sigma_q():
+    """Seven simulations from the empty board visit each column once (uniform prior, all
+    seven considered); the target is then softmax(log prior + (c_visit + 1) * c_scale *
+    (q + 1) / 2) with q = minus the child's network value, computed here independently."""
+    cfg = MCTSConfig(num_simulations=7, root_selection="gumbel", gumbel_c_visit=50.0,
+                     gumbel_c_scale=0.1)
+    res = run([""], hashed_evaluator, cfg=cfg)
+    assert np.array_equal(res.visits[0], np.ones(7))
+    pri, _ = hashed_evaluator(Boards.from_states([State()]))
+    children = Boards.from_states([State().play(c) for c in range(7)])
+    q = -hashed_evaluator(children)[1]
+    assert np.allclose(res.q[0], q, atol=1e-6)
+    logits = np.log(pri[0]) + (50.0 + 1) * 0.1 * (q + 1) / 2
+    want = np.exp(logits - logits.max())
+    assert np.allclose(res.policy[0], want / want.sum(), atol=1e-5)
+    # The move played (no noise) is the best of the final two by the same score.
+    assert res.best[0] == np.argmax(np.where(res.visits[0] == res.visits[0].max(), logits,
+                                             -np.inf))
