@@ -194,8 +194,9 @@ class TrainConfig:
     weight_decay: float = F(1e-4, "decoupled weight decay (paper's L2: 1e-4)")
     grad_clip: float = F(1.0, "clip the gradient's global norm to this; 0 = no clipping")
     value_weight: float = F(1.0, "weight of the value MSE against the policy cross-entropy")
-    value_q_weight: float = F(0.0, "value target = (1 - w) * game result z + w * root search "
-                                   "value q (Oracle's Connect Four study: 0.5); positions "
+    value_q_weight: float = F(0.5, "value target = (1 - w) * game result z + w * root search "
+                                   "value q (Oracle's Connect Four study and our A/B, "
+                                   "docs/levers.md: 0.5; 0 = AlphaZero's z); positions "
                                    "without a recorded q keep z")
     replay_iterations: int = F(4, "train on the data of the last K iterations")
     max_samples: int = F(500_000, "at most this many most recent positions in memory")

@@ -3,7 +3,8 @@
     python scripts/ab_levers.py run [--iterations N] [--only NAME ...]   # resumable
     python scripts/ab_levers.py report [--out docs/levers.svg]
 
-Each variant is the base config (configs/default.yaml) with one switch changed, trained with
+Each variant is AlphaZero as the seed does it (configs/default.yaml with value_q_weight 0)
+with one switch changed, trained with
 the project's own pipeline into runs/ab/NAME. ``report`` scores every iteration's candidate
 net (raw policy, no search) on all 6000 solver-labelled Pons positions, cached beside the run
 in pons_policy.json, and prints and draws that mistake rate against the cumulative
@@ -24,11 +25,12 @@ BASE = os.path.join(ROOT, "configs", "default.yaml")
 
 #: name -> (overrides, what it tests)
 VARIANTS = {
-    "baseline": ([], "PUCT, Dirichlet noise, visit-count targets, z value targets"),
-    "gumbel": (["mcts.root_selection=gumbel"],
+    "baseline": (["train.value_q_weight=0"],
+                 "AlphaZero: PUCT, Dirichlet noise, visit-count targets, z value targets"),
+    "gumbel": (["train.value_q_weight=0", "mcts.root_selection=gumbel"],
                "Gumbel sequential halving at the root, completed-Q policy targets"),
-    "playout_cap": (["selfplay.full_search_prob=0.25", "selfplay.fast_simulations=8",
-                     "selfplay.games=400"],
+    "playout_cap": (["train.value_q_weight=0", "selfplay.full_search_prob=0.25",
+                     "selfplay.fast_simulations=8", "selfplay.games=400"],
                     "25% full searches (recorded), 75% 8-simulation searches; twice the "
                     "games for about the same CPU"),
     "value_mix": (["train.value_q_weight=0.5"], "value target (z + q) / 2"),
