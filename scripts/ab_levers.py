@@ -133,9 +133,15 @@ def report(out: str) -> None:
               f"{srch:.1f} | {g} |")
     if not by_cpu:
         sys.exit("no A/B runs found under runs/ab; start them with: python scripts/ab_levers.py run")
+    base, _ = os.path.splitext(out)
+    with open(f"{base}.json", "w", encoding="utf-8") as fh:
+        json.dump({name: [{"cpu_minutes": round(c, 2), "positions": int(p),
+                           "raw_policy_mistakes_pct": round(y, 2)}
+                          for (c, y), (p, _) in zip(by_cpu[name], by_pos[name])]
+                   for name in by_cpu}, fh, indent=1)
+    print(f"{base}.json")
     ys = [y for pts in by_cpu.values() for _, y in pts]
     lo, hi = 5 * int(min(ys) // 5), 5 * int(max(ys) // 5 + 1)
-    base, _ = os.path.splitext(out)
     for suffix, lines, xlabel in (("cpu", by_cpu, "self-play + training CPU minutes"),
                                   ("positions", by_pos, "self-play positions (recorded)")):
         path = f"{base}_{suffix}.svg"
