@@ -5,7 +5,10 @@
 
 For every preset and batch size: positions/s of the raw forward pass (inference mode, the
 evaluator's precision: bf16 autocast + channels-last on CUDA, fp32 on CPU) and the achieved
-GFLOP/s. Last output line: one JSON object ``{"device", "threads", "results": [...]}``.
+GFLOP/s. On CPU also ``sliced_over_whole``: the evaluator's throughput on a batch of 512
+real positions with its CPU slicing (``net.CPU_SLICE``) over the same call with slicing off,
+measured interleaved in one run. Last output line: one JSON object
+``{"device", "threads", "results": [...], "slicing": {...}}``.
 """
 
 import argparse
@@ -14,8 +17,41 @@ import time
 
 import torch
 
+from alphazero import net as net_module
 from alphazero.config import NetConfig
-from alphazero.net import autocast_dtype, build_net, select_device
+from alphazero.net import autocast_dtype, build_net, make_evaluator, select_device
+
+
+def slicing_ratio(net, batch: int = 512, reps: int = 5) -> float:
+    """Throughput of the CPU evaluator with slicing over without, interleaved, best of reps."""
+    import numpy as np
+
+    from alphazero.game import Boards, State
+
+    rng = np.random.default_rng(0)
+    states = []
+    while len(states) < batch:
+        s = State()
+        for _ in range(rng.integers(0, 25)):
+            nxt = s.play(int(rng.choice(s.legal_moves())))
+            if nxt.is_terminal():
+                break
+            s = nxt
+        states.append(s)
+    boards = Boards.from_states(states)
+    evaluate = make_evaluator(net, "cpu")
+    best = {True: 0.0, False: 0.0}
+    keep = net_module.CPU_SLICE
+    try:
+        for _ in range(reps):
+            for sliced in (True, False):
+                net_module.CPU_SLICE = keep if sliced else 1 << 30
+                t0 = time.perf_counter()
+                evaluate(boards)
+                best[sliced] = max(best[sliced], batch / (time.perf_counter() - t0))
+    finally:
+        net_module.CPU_SLICE = keep
+    return best[True] / best[False]
 
 
 def measure(net, batch: int, device, seconds: float) -> float:
@@ -60,8 +96,16 @@ def main() -> None:
                             "gflops": round(pps * flops / 1e9, 2)})
             print(f"{preset:>6} batch {b:>5}: {pps:>12,.0f} positions/s  "
                   f"{pps * flops / 1e9:8.1f} GFLOP/s")
+    slicing = {}
+    if device.type == "cpu":
+        for preset in a.presets.split(","):
+            torch.manual_seed(0)
+            r = slicing_ratio(build_net(NetConfig(preset=preset), "cpu").eval())
+            slicing[preset] = round(r, 3)
+            print(f"{preset:>6} sliced_over_whole (batch 512, slices of "
+                  f"{net_module.CPU_SLICE}): {r:.3f}")
     print(json.dumps({"device": str(device), "threads": torch.get_num_threads(),
-                      "results": results}))
+                      "results": results, "slicing": slicing}))
 
 
 if __name__ == "__main__":
