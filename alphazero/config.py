@@ -109,8 +109,8 @@ class MCTSConfig:
                                   "has at most 7)")
     gumbel_c_visit: float = F(50.0, "gumbel: sigma(q) = (c_visit + max visits) * c_scale * "
                                     "(q + 1) / 2 (paper and mctx: 50)")
-    gumbel_c_scale: float = F(0.1, "gumbel: see gumbel_c_visit (mctx: 0.1); at 1.0 a single "
-                                   "noisy visit makes the policy target almost one-hot")
+    gumbel_c_scale: float = F(0.1, "gumbel: see gumbel_c_visit (mctx: 0.1); larger = sharper "
+                                   "policy targets, trusting fewer visits")
 
     def validate(self, prefix: str = "mcts") -> None:
         if self.num_simulations < 1:
