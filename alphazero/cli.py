@@ -212,7 +212,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             else [("policy", _player(spec, cfg, args.device, sims, args.seed, search=False)),
                   ("mcts", _player(spec, cfg, args.device, sims, args.seed))]
         report = {"checkpoint": None if reference else spec, "player": spec,
-                  "positions": path, "sims": None if reference else sims}
+                  # A built-in set by its name: the install's path says nothing to a reader.
+                  "positions": args.positions if args.positions in ("pons", "c4") else path,
+                  "sims": None if reference else sims}
         for mode, player in modes:
             scores = score_positions(player, positions, progress=not args.quiet,
                                      desc=f"{mode} on {os.path.basename(path)}")
