@@ -125,7 +125,7 @@ def _load_net(path: str | None, cfg, device_name: str):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import save
-    from .data import load_dataset, split_by_game, subset
+    from .data import load_dataset, split_by_game
     from .train import Trainer
 
     cfg = _config(args, _shorthands(args, {"epochs": "train.epochs", "lr": "train.lr",
@@ -144,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       writer=writer, global_step=step)
     print(f"train: {len(tr)} positions ({len(va)} held out) from {ds.files} files, net "
           f"{net.cfg.describe()}, device {device}")
-    fit = trainer.fit(subset(ds.samples, tr), subset(ds.samples, va), progress=not args.quiet)
+    fit = trainer.fit(ds.samples.take(tr), ds.samples.take(va), progress=not args.quiet)
     if writer is not None:
         writer.close()
     out_dir = os.path.dirname(os.path.abspath(args.out))

@@ -347,10 +347,6 @@ def split_by_game(game: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def subset(samples: Samples, idx: np.ndarray) -> Samples:
-    return samples.take(idx)
-
-
 def minibatches(samples: Samples, batch_size: int, rng: np.random.Generator,
                 mirror: bool, steps: int) -> Any:
     """``steps`` batches (states int8 [b, 3, 6, 7], policies [b, 7], values [b]) sampled by

@@ -30,6 +30,7 @@ This module never imports torch or the network: tests plug in fake evaluators.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -109,6 +110,7 @@ def _init_nodes(tree: Tree, rows: np.ndarray, nodes: np.ndarray, priors: np.ndar
     tree.node_n[rows, nodes] = 1
 
 
+@functools.lru_cache(maxsize=256)
 def halving_schedule(considered: int, sims: int) -> np.ndarray:
     """Sequential halving as a table: the visit count that the root action picked by
     simulation ``k`` must have before it, int [sims].
@@ -117,17 +119,17 @@ def halving_schedule(considered: int, sims: int) -> np.ndarray:
     ``sims / (ceil(log2 considered) * candidates)``, at least one), then halves the candidates
     (never below two); the budget left after the last phase keeps going to the final two.
     """
-    if considered <= 1:
-        return np.arange(sims)
-    phases = math.ceil(math.log2(considered))
-    table: list[int] = []
+    table: list[int] = list(range(sims)) if considered <= 1 else []
+    phases = math.ceil(math.log2(max(considered, 2)))
     level, m = 0, considered
     while len(table) < sims:
         for _ in range(max(1, sims // (phases * m))):
             table.extend([level] * m)
             level += 1
         m = max(2, m // 2)
-    return np.array(table[:sims], dtype=np.int64)
+    out = np.array(table[:sims], dtype=np.int64)
+    out.flags.writeable = False  # cached and shared between searches
+    return out
 
 
 def _root_logits(prior: np.ndarray, legal: np.ndarray) -> np.ndarray:

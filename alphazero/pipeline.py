@@ -33,7 +33,7 @@ from .arena import (
 )
 from .cluster import run_ray_pool
 from .config import Config, ConfigError, dump, load
-from .data import atomic_write_bytes, load_dataset, split_by_game, subset
+from .data import atomic_write_bytes, load_dataset, split_by_game
 from .mcts import match_config
 from .net import build_net, make_evaluator, select_device
 from .positions import PONS, load_positions, path_of
@@ -322,7 +322,7 @@ def _train_candidate(it: int, cfg: Config, paths: RunPaths, device, writer,
                             expect=cfg.net)
     trainer = Trainer(start.net, t, device, optimizer_state=start.optimizer, writer=writer,
                       global_step=int(start.meta.get("global_step", 0)))
-    fit = trainer.fit(subset(ds.samples, tr_idx), subset(ds.samples, va_idx),
+    fit = trainer.fit(ds.samples.take(tr_idx), ds.samples.take(va_idx),
                       lr=lr_at(t, it, cfg.pipeline.iterations), seed=it, progress=progress,
                       desc=f"iter {it} train")
     os.makedirs(os.path.dirname(paths.candidate(it)), exist_ok=True)

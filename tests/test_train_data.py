@@ -135,8 +135,7 @@ def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
     q = ds.samples.q()
     assert np.array_equal(q[:len(s)], s.root_values) and np.isnan(q[len(s):]).all()
     tr, va = split_by_game(ds.game, 0.3, seed=1)
-    from alphazero.data import subset
-    assert np.array_equal(subset(ds.samples, tr).q(), q[tr], equal_nan=True)
+    assert np.array_equal(ds.samples.take(tr).q(), q[tr], equal_nan=True)
 
     mixed = mix_value_targets(ds.samples, 0.5)
     z = ds.samples.values
