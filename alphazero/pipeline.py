@@ -257,9 +257,9 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
               "losses": result.losses, "score": result.score, "promoted": promoted,
               "elo": prev_elo + (elo_from_score(result.score, result.n) if promoted else 0.0)}
         ev["reference"] = _reference(ck.net if promoted else best_ck.net, cfg, device, it)
-        ev["policy_mistakes"] = _policy_mistakes(ck.net if promoted else best_ck.net, device,
-                                                 positions)
         ev["candidate_policy_mistakes"] = _policy_mistakes(ck.net, device, positions)
+        ev["policy_mistakes"] = (ev["candidate_policy_mistakes"] if promoted
+                                 else _policy_mistakes(best_ck.net, device, positions))
         os.makedirs(os.path.dirname(ev_path), exist_ok=True)
         write_json(ev_path, ev)
     faults.point("promote")
