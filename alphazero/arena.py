@@ -1,4 +1,4 @@
-"""Matches between players, reference opponents, promotion, Elo, and solved-position scoring.
+"""Matches between players, reference opponents, promotion and Elo.
 
 A player is anything with ``select(boards) -> columns``: it picks one column for every position
 of a batch, so a whole match runs as batches across games. Reference opponents:
@@ -15,18 +15,18 @@ import math
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from . import faults
-from .config import ArenaConfig, MCTSConfig
+from .config import BUILTIN_OPPONENTS, ArenaConfig, ConfigError, MCTSConfig, parse_opponent
 from .game import (
-    BOARD_MASK, Boards, State, batch_cell_columns, batch_legal, batch_play, playable_cells,
-    winning_cells,
+    BOARD_MASK, Boards, Evaluate, State, batch_cell_columns, batch_legal, batch_play,
+    playable_cells, winning_cells,
 )
-from .mcts import Evaluate, match_config, search
-from .positions import LabelledPosition
+from .mcts import match_config, search
+from .report import SILENT, Reporter
 
 
 class Player(Protocol):
@@ -160,15 +160,16 @@ class PolicyPlayer:
 
 
 def reference_player(spec: str, seed: int = 0) -> Player:
-    """``random``, ``greedy`` or ``alphabeta:K``; ValueError otherwise."""
-    if spec == "random":
+    """The built-in opponent ``spec`` names (see ``config.parse_opponent``); a
+    ``ConfigError`` for anything else."""
+    kind, arg = parse_opponent(spec)
+    if kind == "random":
         return RandomPlayer(seed)
-    if spec == "greedy":
+    if kind == "greedy":
         return GreedyPlayer(seed)
-    if spec.startswith("alphabeta:") and spec[10:].isdigit() and int(spec[10:]) >= 1:
-        return AlphaBetaPlayer(int(spec[10:]), seed)
-    raise ValueError(f"unknown opponent {spec!r}: use a checkpoint path, random, greedy or "
-                     "alphabeta:K")
+    if kind == "alphabeta":
+        return AlphaBetaPlayer(int(arg), seed)
+    raise ConfigError(f"unknown opponent {spec!r}: use a checkpoint path, {BUILTIN_OPPONENTS}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,122 +229,63 @@ def openings(count: int, plies: int, seed: int) -> list[str]:
 
 
 def play_match(a: Player, b: Player, games: int, opening_plies: int = 2, seed: int = 0,
-               parallel: int = 64, progress: bool = False, desc: str = "arena") -> MatchResult:
+               parallel: int = 64, reporter: Reporter = SILENT) -> MatchResult:
     """``games`` games of A against B; each opening is played twice, A first then B first.
     Up to ``parallel`` games run at once, each player choosing for all its games in one call."""
-    from tqdm import tqdm
-
     opens = openings((games + 1) // 2, opening_plies, seed)
     jobs = [(opens[g // 2], g % 2 == 0) for g in range(games)]  # (opening, A moves first)
     result = MatchResult()
-    bar = tqdm(total=games, desc=desc, unit="game", disable=not progress, leave=False,
-               dynamic_ncols=True)
+    bar = reporter.bar(games, "arena", "game")
     for start in range(0, games, parallel):
-        batch = jobs[start:start + parallel]
-        states = [State.from_moves(o) for o, _ in batch]
-        own = np.array([s.own for s in states], np.uint64)
-        mask = np.array([s.mask for s in states], np.uint64)
-        moves = [o for o, _ in batch]
-        # A is to move when (stones played is even) == (A moves first).
-        a_first = np.array([f for _, f in batch])
-        live = np.ones(len(batch), bool)
-        outcome = np.zeros(len(batch), int)  # for A
-        while live.any():
-            ply_even = (np.bitwise_count(mask) % 2 == 0)
-            a_turn = (ply_even == a_first)
-            cols = np.zeros(len(batch), np.int64)
-            for player, turn in ((a, a_turn), (b, ~a_turn)):
-                idx = np.flatnonzero(live & turn)
-                if idx.size:
-                    cols[idx] = player.select(Boards(own[idx], mask[idx]))
-            idx = np.flatnonzero(live)
-            o, m, won, full = batch_play(own[idx], mask[idx], cols[idx])
-            own[idx], mask[idx] = o, m
-            for j, g in enumerate(idx):
-                moves[g] += str(int(cols[g]) + 1)
-                if won[j] or full[j]:
-                    live[g] = False
-                    outcome[g] = 0 if not won[j] else (1 if a_turn[g] else -1)
-                    bar.update(1)
-                    faults.point("arena_game")
-        for g in range(len(batch)):
-            r = int(outcome[g])
+        for moves, r in _play_batch(a, b, jobs[start:start + parallel], bar):
             result.wins += r == 1
             result.draws += r == 0
             result.losses += r == -1
-            result.games.append((moves[g], r))
+            result.games.append((moves, r))
     bar.close()
     return result
 
 
+def _play_batch(a: Player, b: Player, jobs: list[tuple[str, bool]],
+                bar: Any) -> list[tuple[str, int]]:
+    """Play the games ``jobs`` ((opening, A moves first) each) to the end together; returns
+    each game's moves and its result for A (+1, 0, -1)."""
+    states = [State.from_moves(o) for o, _ in jobs]
+    own = np.array([s.own for s in states], np.uint64)
+    mask = np.array([s.mask for s in states], np.uint64)
+    moves = [o for o, _ in jobs]
+    a_first = np.array([f for _, f in jobs])
+    live = np.ones(len(jobs), bool)
+    outcome = np.zeros(len(jobs), int)  # for A
+    while live.any():
+        # A is to move when (stones played is even) == (A moves first).
+        a_turn = (np.bitwise_count(mask) % 2 == 0) == a_first
+        cols = np.zeros(len(jobs), np.int64)
+        for player, turn in ((a, a_turn), (b, ~a_turn)):
+            idx = np.flatnonzero(live & turn)
+            if idx.size:
+                cols[idx] = player.select(Boards(own[idx], mask[idx]))
+        idx = np.flatnonzero(live)
+        o, m, won, full = batch_play(own[idx], mask[idx], cols[idx])
+        own[idx], mask[idx] = o, m
+        for j, g in enumerate(idx):
+            moves[g] += str(int(cols[g]) + 1)
+            if won[j] or full[j]:
+                live[g] = False
+                outcome[g] = 0 if not won[j] else (1 if a_turn[g] else -1)
+                bar.update(1)
+                faults.point("arena_game")
+    return [(moves[g], int(outcome[g])) for g in range(len(jobs))]
+
+
 def arena_match(candidate: Evaluate, best: Evaluate, cfg: ArenaConfig, mcts: MCTSConfig,
-                seed: int, progress: bool = True) -> MatchResult:
+                seed: int, reporter: Reporter = SILENT) -> MatchResult:
     """Candidate (A) against best (B) with search at ``cfg.num_simulations``, no noise."""
     m = match_config(mcts, cfg.num_simulations)
     return play_match(MCTSPlayer(candidate, m, "candidate"), MCTSPlayer(best, m, "best"),
-                      cfg.games, cfg.opening_plies, seed, cfg.parallel_games, progress)
+                      cfg.games, cfg.opening_plies, seed, cfg.parallel_games, reporter)
 
 
 def promote(result: MatchResult, cfg: ArenaConfig) -> bool:
     """The promotion rule: score (wins + draws/2)/games reaches the threshold, or no gating."""
     return (not cfg.gating) or result.score >= cfg.threshold
-
-
-# --------------------------------------------------------------------------------------------
-# Solved positions
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class SetScore:
-    """Mistakes on one benchmark set: rate over all positions, with a 95% Wilson interval,
-    and over the positions where a mistake is possible at all."""
-
-    n: int
-    mistakes: int
-    possible: int
-
-    @property
-    def rate(self) -> float:
-        return self.mistakes / max(self.n, 1)
-
-    @property
-    def rate_possible(self) -> float:
-        return self.mistakes / max(self.possible, 1)
-
-    def ci95(self) -> tuple[float, float]:
-        return wilson(self.mistakes, self.n)
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / d
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def score_positions(player: Player, positions: list[LabelledPosition],
-                    batch: int = 1000, progress: bool = False,
-                    desc: str = "positions") -> dict[str, SetScore]:
-    """Mistake counts per set for ``player``'s choice in each position."""
-    from tqdm import tqdm
-
-    out: dict[str, SetScore] = {}
-    bar = tqdm(total=len(positions), desc=desc, unit="pos", disable=not progress, leave=False,
-               dynamic_ncols=True)
-    for i in range(0, len(positions), batch):
-        chunk = positions[i:i + batch]
-        cols = player.select(Boards.from_states([p.state for p in chunk]))
-        for p, c in zip(chunk, cols):
-            s = out.setdefault(p.set, SetScore(0, 0, 0))
-            s.n += 1
-            s.mistakes += bool(p.is_mistake(int(c)))
-            s.possible += p.mistake_possible()
-        bar.update(len(chunk))
-    bar.close()
-    return dict(sorted(out.items()))
-

@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
-from . import faults
+from . import atomic
 from .config import NetConfig
-from .net import ConnectNet
+from .net import ConnectNet, to_device
 
 FORMAT = "alphazero-c4"
 FORMAT_VERSION = 1
@@ -43,26 +43,12 @@ class Checkpoint:
     meta: dict
 
 
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to ``path.tmp``, fsync, then ``os.replace``: readers never see half a file."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp"
+def _write(obj: Any, path: str | os.PathLike) -> None:
     # Serialise in memory first: torch's zip writer turns a full disk into an opaque
     # RuntimeError, while a plain write reports ENOSPC as the OSError it is.
     buf = io.BytesIO()
     torch.save(obj, buf)
-    try:
-        with open(tmp, "wb") as fh:
-            faults.point("checkpoint_write", path)
-            fh.write(buf.getbuffer())
-            fh.flush()
-            os.fsync(fh.fileno())
-        faults.point("checkpoint_replace", path)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic.write_bytes(path, buf.getbuffer(), kind="checkpoint_")
 
 
 def save(path: str | os.PathLike, net: ConnectNet, iteration: int = 0,
@@ -71,7 +57,7 @@ def save(path: str | os.PathLike, net: ConnectNet, iteration: int = 0,
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     if isinstance(optimizer, torch.optim.Optimizer):
         optimizer = optimizer.state_dict()
-    atomic_torch_save({
+    _write({
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "net": dataclasses.asdict(net.cfg),
@@ -123,14 +109,30 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu",
             f"checkpoint {path!r} holds a {cfg.describe()} net with heads "
             f"{_arch(cfg)[2:]}, but {expect.describe()} with heads {_arch(expect)[2:]} "
             "is configured; set net.preset to match the checkpoint or start a new run")
-    net = ConnectNet(cfg).to(device)
+    net = ConnectNet(cfg)
     try:
         net.load_state_dict(raw["state_dict"])
     except (RuntimeError, KeyError) as e:
         reason = str(e).splitlines()[0]
         raise CheckpointError(f"checkpoint {path!r} weights do not fit its own architecture "
                               f"({reason}); the file is damaged") from None
-    if torch.device(device).type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
+    net = to_device(net, device)
     return Checkpoint(net=net, net_config=cfg, iteration=int(raw.get("iteration", 0)),
                       optimizer=raw.get("optimizer"), meta=dict(raw.get("meta") or {}))
+
+
+#: Where ``play`` and ``evaluate`` look for a trained net when none is named: the repository's
+#: shipped checkpoint, then ``checkpoints/best.pt`` under the current folder.
+DEFAULT_PATHS = (
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints",
+                 "best.pt"),
+    os.path.join("checkpoints", "best.pt"),
+)
+
+
+def default_path() -> str | None:
+    """The shipped trained checkpoint, if this install has one."""
+    for path in DEFAULT_PATHS:
+        if os.path.isfile(path):
+            return path
+    return None

@@ -9,12 +9,15 @@ stderr naming the problem and the fix, and exits with status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import sys
-from . import __version__
-from .config import ConfigError, load as load_config
+
+from . import __version__, config
+from .config import ConfigError
+from .report import Reporter
 
 EXIT_USER_ERROR = 2
 
@@ -25,11 +28,10 @@ class UserError(Exception):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .checkpoint import CheckpointError
-    from .data import DataError
     from .game import IllegalMoveError
     from .net import DeviceError
-
     from .selfplay import WorkerError
+    from .shards import DataError
 
     return (UserError, ConfigError, CheckpointError, DataError, IllegalMoveError, DeviceError,
             WorkerError)
@@ -37,7 +39,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def _config(args: argparse.Namespace, extra: list[str] | None = None):
     overrides = list(extra or []) + list(args.set or [])
-    return load_config(args.config, overrides)
+    return config.load(args.config, overrides)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -88,8 +90,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console(args: argparse.Namespace) -> Reporter:
+    """Progress bars unless ``--quiet``; lines printed."""
+    return Reporter(bars=not getattr(args, "quiet", False), log=print)
+
+
 def cmd_self_play(args: argparse.Namespace) -> int:
-    from .checkpoint import load as load_checkpoint
+    from . import checkpoint
     from .net import select_device
     from .selfplay import run_pool
 
@@ -99,58 +106,47 @@ def cmd_self_play(args: argparse.Namespace) -> int:
         "device": "selfplay.device", "preset": "net.preset"}))
     select_device(cfg.selfplay.device)
     if args.checkpoint is not None:
-        load_checkpoint(args.checkpoint)  # a bad file fails here, in one line, not in a worker
+        checkpoint.load(args.checkpoint)  # a bad file fails here, in one line, not in a worker
     stats = run_pool(args.checkpoint, cfg.net, cfg.mcts, cfg.selfplay, args.out,
-                     progress=not args.quiet)
+                     reporter=_console(args))
     rate = stats["positions"] / stats["seconds"] if stats["seconds"] else 0.0
     print(f"self-play: {stats['games']} games, {stats['positions']} positions in "
           f"{stats['seconds']:.1f}s ({rate:.0f} positions/s) -> {args.out}")
     return 0
 
 
-def _load_net(path: str | None, cfg, device_name: str):
-    """A checkpoint's net, or a fresh seeded net of the configured preset when ``path`` is None."""
-    import torch
-
-    from .checkpoint import load as load_checkpoint
-    from .net import build_net, select_device
+def _start(path: str | None, cfg, device_name: str):
+    """``path``'s checkpoint on the device, or one holding a fresh net of the configured preset
+    (seeded by ``selfplay.seed``) when ``path`` is None."""
+    from . import checkpoint
+    from .net import fresh_net, select_device
 
     device = select_device(device_name)
-    if path is None:
-        torch.manual_seed(cfg.selfplay.seed)
-        return build_net(cfg.net, device), device, None
-    ck = load_checkpoint(path, device)
-    return ck.net, device, ck
+    if path is not None:
+        return checkpoint.load(path, device), device
+    net = fresh_net(cfg.net, cfg.selfplay.seed, device)
+    return checkpoint.Checkpoint(net, net.cfg, iteration=0, optimizer=None, meta={}), device
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .checkpoint import save
-    from .data import load_dataset, split_by_game
-    from .train import Trainer
+    from .train import train_and_save
 
     cfg = _config(args, _shorthands(args, {"epochs": "train.epochs", "lr": "train.lr",
                                            "device": "train.device",
                                            "batch_size": "train.batch_size"}))
-    net, device, ck = _load_net(args.checkpoint, cfg, cfg.train.device)
-    ds = load_dataset(args.data, cfg.train.max_samples)
-    tr, va = split_by_game(ds.game, cfg.train.validation_fraction, cfg.train.seed)
+    start, device = _start(args.checkpoint, cfg, cfg.train.device)
     writer = None
     if args.tb:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(args.tb)
-    step = int(ck.meta.get("global_step", 0)) if ck else 0
-    trainer = Trainer(net, cfg.train, device, optimizer_state=ck.optimizer if ck else None,
-                      writer=writer, global_step=step)
-    print(f"train: {len(tr)} positions ({len(va)} held out) from {ds.files} files, net "
-          f"{net.cfg.describe()}, device {device}")
-    fit = trainer.fit(ds.samples.take(tr), ds.samples.take(va), progress=not args.quiet)
-    if writer is not None:
-        writer.close()
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    save(args.out, trainer.net, iteration=(ck.iteration + 1) if ck else 1, optimizer=trainer.opt,
-         meta={"global_step": trainer.global_step, "train": fit.train, "val": fit.val})
+    try:
+        fit = train_and_save(start, args.data, cfg.train, device, args.out,
+                             iteration=start.iteration + 1,
+                             reporter=dataclasses.replace(_console(args), writer=writer))
+    finally:
+        if writer is not None:
+            writer.close()
     val = f", validation loss {fit.val['total']:.4f}" if fit.val else ""
     print(f"train: {fit.steps} steps, loss {fit.train['total']:.4f} (value "
           f"{fit.train['value']:.4f}, policy {fit.train['policy']:.4f}){val}, "
@@ -158,30 +154,35 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_builtin(spec: str) -> bool:
+    try:
+        return config.parse_opponent(spec)[0] != "checkpoint"
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+
+
 def _player(spec: str, cfg, device_name: str, sims: int, seed: int, search: bool = True):
-    """A player from a spec: reference opponent name, or a checkpoint path."""
+    """A player from an opponent spec (see ``config.parse_opponent``): a built-in opponent,
+    or a checkpoint's net with search at ``sims`` (``search=False``: its raw policy)."""
     from .arena import MCTSPlayer, PolicyPlayer, reference_player
     from .mcts import match_config
     from .net import make_evaluator
 
-    if spec in ("random", "greedy") or spec.startswith("alphabeta:"):
-        try:
-            return reference_player(spec, seed)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-    net, device, _ = _load_net(spec, cfg, device_name)
-    ev = make_evaluator(net, device)
+    if _is_builtin(spec):
+        return reference_player(spec, seed)
+    start, device = _start(spec, cfg, device_name)
+    ev = make_evaluator(start.net, device)
     if not search:
         return PolicyPlayer(ev, "policy")
     return MCTSPlayer(ev, match_config(cfg.mcts, sims), os.path.basename(spec))
 
 
 def _default_player(spec: str | None) -> str:
-    from .play import default_checkpoint
+    from . import checkpoint
 
     if spec:
         return spec
-    found = default_checkpoint()
+    found = checkpoint.default_path()
     if found is None:
         raise UserError("no checkpoint given and no shipped checkpoints/best.pt found; pass "
                         "--player PATH (or random, greedy, alphabeta:K)")
@@ -189,53 +190,66 @@ def _default_player(spec: str | None) -> str:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .arena import play_match, score_positions
-    from .positions import C4, PONS, load_positions, path_of
-
     cfg = _config(args)
     sims = args.sims if args.sims is not None else cfg.arena.num_simulations
     spec = _default_player(args.player or args.checkpoint)
     if args.positions is not None:
-        name = {"pons": PONS, "c4": C4}.get(args.positions, args.positions)
-        path = path_of(name)
-        if not os.path.isfile(path):
-            raise UserError(f"positions file {args.positions!r} not found; use pons, c4 or a "
-                            "file in the same format")
-        try:
-            positions = load_positions(path)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        if args.limit:
-            positions = positions[:: max(1, len(positions) // args.limit)][: args.limit]
-        reference = spec in ("random", "greedy") or spec.startswith("alphabeta:")
-        modes = [("player", _player(spec, cfg, args.device, sims, args.seed))] if reference \
-            else [("policy", _player(spec, cfg, args.device, sims, args.seed, search=False)),
-                  ("mcts", _player(spec, cfg, args.device, sims, args.seed))]
-        report = {"checkpoint": None if reference else spec, "player": spec,
-                  # A built-in set by its name: the install's path says nothing to a reader.
-                  "positions": args.positions if args.positions in ("pons", "c4") else path,
-                  "sims": None if reference else sims}
-        for mode, player in modes:
-            scores = score_positions(player, positions, progress=not args.quiet,
-                                     desc=f"{mode} on {os.path.basename(path)}")
-            report["policy_sets" if mode == "policy" else "sets"] = {k: {"mistake_rate": v.rate, "ci95": list(v.ci95()), "n": v.n,
-                                "mistake_rate_where_possible": v.rate_possible,
-                                "possible": v.possible} for k, v in scores.items()}
-            print(f"{mode} ({spec}{'' if reference or mode == 'policy' else f', {sims} sims'}):")
-            for k, v in scores.items():
-                lo, hi = v.ci95()
-                print(f"  {k:<12} mistakes {v.rate:6.1%}  [{lo:5.1%}, {hi:5.1%}]  n={v.n:<5} "
-                      f"where possible {v.rate_possible:6.1%} (n={v.possible})")
-        if args.json:
-            print(json.dumps(report))
-        return 0
+        return _evaluate_positions(args, cfg, spec, sims)
+    return _evaluate_match(args, cfg, spec, sims)
+
+
+def _evaluate_positions(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
+    """Mistake rates per set against solver-labelled positions: the raw policy and the search
+    of a checkpoint, or a built-in player's choice."""
+    from .positions import C4, PONS, load_positions, path_of, score_positions
+
+    path = path_of({"pons": PONS, "c4": C4}.get(args.positions, args.positions))
+    if not os.path.isfile(path):
+        raise UserError(f"positions file {args.positions!r} not found; use pons, c4 or a "
+                        "file in the same format")
+    try:
+        positions = load_positions(path)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if args.limit:
+        positions = positions[:: max(1, len(positions) // args.limit)][: args.limit]
+    builtin = _is_builtin(spec)
+    modes = [("player", _player(spec, cfg, args.device, sims, args.seed))] if builtin \
+        else [("policy", _player(spec, cfg, args.device, sims, args.seed, search=False)),
+              ("mcts", _player(spec, cfg, args.device, sims, args.seed))]
+    report = {"checkpoint": None if builtin else spec, "player": spec,
+              # A built-in set by its name: the install's path says nothing to a reader.
+              "positions": args.positions if args.positions in ("pons", "c4") else path,
+              "sims": None if builtin else sims}
+    console = _console(args)
+    for mode, player in modes:
+        scores = score_positions(player, positions,
+                                 reporter=console.labelled(f"{mode} on {os.path.basename(path)}"))
+        report["policy_sets" if mode == "policy" else "sets"] = {
+            k: {"mistake_rate": v.rate, "ci95": list(v.ci95()), "n": v.n,
+                "mistake_rate_where_possible": v.rate_possible, "possible": v.possible}
+            for k, v in scores.items()}
+        print(f"{mode} ({spec}{'' if builtin or mode == 'policy' else f', {sims} sims'}):")
+        for k, v in scores.items():
+            lo, hi = v.ci95()
+            print(f"  {k:<12} mistakes {v.rate:6.1%}  [{lo:5.1%}, {hi:5.1%}]  n={v.n:<5} "
+                  f"where possible {v.rate_possible:6.1%} (n={v.possible})")
+    if args.json:
+        print(json.dumps(report))
+    return 0
+
+
+def _evaluate_match(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
+    """A match between the player and ``--opponent``, with W/D/L and an Elo difference."""
+    from .arena import play_match
+
     if not args.opponent:
         raise UserError("say what to play against: --opponent CKPT|random|greedy|alphabeta:K, "
                         "or --positions [FILE] to score against solved positions")
     a = _player(spec, cfg, args.device, sims, args.seed)
     b = _player(args.opponent, cfg, args.device, sims, args.seed + 1)
     r = play_match(a, b, args.games, cfg.arena.opening_plies, args.seed,
-                   cfg.arena.parallel_games, progress=not args.quiet)
+                   cfg.arena.parallel_games, reporter=_console(args))
     print(f"{spec} vs {args.opponent}: {r.summary()} over {r.n} games, Elo difference "
           f"{r.elo():+.0f}")
     if args.json:
@@ -260,7 +274,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
             "runs", os.path.splitext(os.path.basename(args.config))[0])
         if not create_run(run_dir, cfg):
             print(f"pipeline: {run_dir} already holds this run; resuming it")
-    run(run_dir, progress=not args.quiet, ray_address=args.ray)
+    run(run_dir, console=_console(args), ray_address=args.ray)
     print(f"pipeline: done; best net in {os.path.join(run_dir, 'best.pt')}, metrics in "
           f"{os.path.join(run_dir, 'metrics.jsonl')}, TensorBoard: tensorboard --logdir "
           f"{os.path.join(run_dir, 'tb')}")
@@ -268,16 +282,17 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
+    from . import checkpoint
     from .net import make_evaluator
-    from .play import default_checkpoint, play_game
+    from .play import play_game
 
     cfg = _config(args)
-    path = args.checkpoint or default_checkpoint()
+    path = args.checkpoint or checkpoint.default_path()
     if path is None:
         print("No trained checkpoint found: playing an untrained net (pass --checkpoint PATH).")
-    net, device, _ = _load_net(path, cfg, args.device)
+    start, device = _start(path, cfg, args.device)
     sims = args.sims if args.sims is not None else cfg.mcts.num_simulations
-    play_game(make_evaluator(net, device), sims, cfg.mcts, human_first=args.first == "human")
+    play_game(make_evaluator(start.net, device), sims, cfg.mcts, human_first=args.first == "human")
     return 0
 
 

@@ -18,12 +18,11 @@ import tempfile
 import time
 from typing import Any
 
-from . import faults
+from . import atomic, faults
 from .config import MCTSConfig, NetConfig, SelfPlayConfig
-from .data import atomic_write_bytes
+from .report import SILENT, Reporter
 from .selfplay import (
     WorkerError, chunk_games, chunk_path, load_evaluator, missing_chunks, play_chunks,
-    remove_stale_temp_files,
 )
 
 GROUP_RETRIES = 3
@@ -98,13 +97,11 @@ class SelfPlayActor:
 
 def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCTSConfig,
                  sp: SelfPlayConfig, out_dir: str, meta: dict | None = None,
-                 progress: bool = True, desc: str = "self-play (ray)") -> dict:
+                 reporter: Reporter = SILENT) -> dict:
     """Like ``selfplay.run_pool``, with the games played by Ray actors."""
-    from tqdm import tqdm
-
     ray = connect(address)
     os.makedirs(out_dir, exist_ok=True)
-    remove_stale_temp_files(out_dir)
+    atomic.remove_stale_temps(out_dir)
     todo = missing_chunks(out_dir, sp)
     stats = {"games": 0, "positions": 0, "seconds": 0.0, "chunks": len(todo)}
     if not todo:
@@ -120,8 +117,7 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
                            max_task_retries=2)(SelfPlayActor)
     actors = [actor_cls.remote(net, mcts, sp, sp.seed) for _ in range(min(sp.workers, len(groups)))]
     t0 = time.perf_counter()
-    bar = tqdm(total=sum(len(chunk_games(c, sp)) for c in todo), desc=desc, unit="game",
-               disable=not progress, leave=False, dynamic_ncols=True)
+    bar = reporter.bar(sum(len(chunk_games(c, sp)) for c in todo), "self-play (ray)", "game")
     pending: dict[Any, tuple[int, list[int], int]] = {}
     queue = [(g, 0) for g in groups]
     free = list(range(len(actors)))
@@ -144,7 +140,7 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
                 queue.append((group, tries + 1))
                 continue
             for c, payload, n in shards:
-                atomic_write_bytes(chunk_path(out_dir, c), payload)
+                atomic.write_bytes(chunk_path(out_dir, c), payload)
                 stats["games"] += len(chunk_games(c, sp))
                 stats["positions"] += n
                 bar.update(len(chunk_games(c, sp)))

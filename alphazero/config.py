@@ -17,6 +17,8 @@ from typing import Any, Union
 
 import yaml
 
+from . import atomic
+
 
 class ConfigError(ValueError):
     """A configuration problem, phrased for the user: names the key and the fix."""
@@ -174,6 +176,25 @@ class SelfPlayConfig:
         _check_device(self.device, f"{prefix}.device")
 
 
+#: The built-in opponents, as a user types them.
+BUILTIN_OPPONENTS = "random, greedy or alphabeta:K"
+
+
+def parse_opponent(spec: str) -> tuple[str, int | str | None]:
+    """The one reading of an opponent spec: ``("random", None)``, ``("greedy", None)``,
+    ``("alphabeta", K)`` or ``("checkpoint", path)`` for anything else. A malformed
+    ``alphabeta:...`` is a ``ConfigError``."""
+    if spec in ("random", "greedy"):
+        return spec, None
+    if spec.startswith("alphabeta:"):
+        depth = spec[len("alphabeta:"):]
+        if not (depth.isdigit() and int(depth) >= 1):
+            raise ConfigError(f"unknown opponent {spec!r}: alpha-beta needs a depth of at "
+                              "least 1, e.g. alphabeta:3")
+        return "alphabeta", int(depth)
+    return "checkpoint", spec
+
+
 def _check_device(value: str, key: str) -> None:
     if value not in ("auto", "cpu", "cuda") and not value.startswith("cuda:"):
         raise ConfigError(f"{key}: unknown device {value!r}; use auto, cpu, cuda or cuda:N")
@@ -282,10 +303,13 @@ class PipelineConfig:
         if self.eval_games < 0 or self.eval_games % 2:
             raise ConfigError(f"{prefix}.eval_games: use an even number >= 0")
         for o in self.eval_opponents:
-            if o not in ("random", "greedy") and not (
-                    o.startswith("alphabeta:") and o[10:].isdigit() and int(o[10:]) >= 1):
+            try:
+                kind, _ = parse_opponent(o)
+            except ConfigError as e:
+                raise ConfigError(f"{prefix}.eval_opponents: {e}") from None
+            if kind == "checkpoint":
                 raise ConfigError(f"{prefix}.eval_opponents: unknown opponent {o!r}; use "
-                                  "random, greedy or alphabeta:K")
+                                  f"{BUILTIN_OPPONENTS}")
 
 
 @dataclass(frozen=True)
@@ -422,14 +446,8 @@ def load(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str
 
 
 def dump(cfg: Any, path: str | os.PathLike) -> None:
-    """Write ``cfg`` as YAML atomically (temp file, then ``os.replace``)."""
-    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
-    tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``cfg`` as YAML atomically."""
+    atomic.write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
 
 
 def describe(cls: type = Config, prefix: str = "") -> list[str]:

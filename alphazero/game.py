@@ -13,8 +13,7 @@ This module imports nothing from the package and never imports torch.
 
 from __future__ import annotations
 
-import random
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -166,13 +165,6 @@ def mirror_bits(b: int) -> int:
     return out
 
 
-def random_playout(state: State, rng: random.Random) -> State:
-    """Play uniformly random legal moves from ``state`` until the game ends."""
-    while not state.is_terminal():
-        state = state.play(rng.choice(state.legal_moves()))
-    return state
-
-
 # --------------------------------------------------------------------------------------------
 # Batched form: many games at once over numpy uint64 arrays.
 # --------------------------------------------------------------------------------------------
@@ -216,6 +208,12 @@ class Boards(NamedTuple):
     def take(self, idx) -> Boards:
         """Rows ``idx`` (an index array or mask) as a new batch."""
         return Boards(self.own[idx], self.mask[idx])
+
+
+#: What the search needs from a network, and all it knows of one:
+#: ``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])``, values from the side to
+#: move's view. ``net.make_evaluator`` wraps a network as one; tests pass fakes.
+Evaluate = Callable[[Boards], tuple[np.ndarray, np.ndarray]]
 
 
 def batch_aligned(p: np.ndarray) -> np.ndarray:
@@ -262,11 +260,6 @@ def batch_lost(own: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return batch_aligned(own ^ mask)
 
 
-def batch_ply(mask: np.ndarray) -> np.ndarray:
-    """Stones on each board: uint64 [B] -> int64 [B]."""
-    return np.bitwise_count(mask).astype(np.int64)
-
-
 def batch_mirror(b: np.ndarray) -> np.ndarray:
     """Mirror uint64 bitboards [B] left-right."""
     out = np.zeros_like(b)
@@ -274,11 +267,6 @@ def batch_mirror(b: np.ndarray) -> np.ndarray:
     for c in range(COLS):
         out |= ((b >> _U(_H1 * c)) & col) << _U(_H1 * (COLS - 1 - c))
     return out
-
-
-def batch_key(own: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """A unique uint64 key per position (``own + mask``, as in Pons' transposition table)."""
-    return own + mask
 
 
 COLUMN_MASK = tuple(((1 << ROWS) - 1) << (_H1 * c) for c in range(COLS))

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 import torch.nn.functional as Fn
@@ -15,9 +13,7 @@ from torch import nn
 
 from .config import NetConfig
 from .encoder import encode, legal_mask
-from .game import COLS, ROWS, Boards
-
-Evaluator = Callable[[Boards], tuple[np.ndarray, np.ndarray]]
+from .game import COLS, ROWS, Boards, Evaluate
 
 
 class DeviceError(ValueError):
@@ -96,12 +92,24 @@ class ConnectNet(nn.Module):
 
 
 def build_net(cfg: NetConfig, device: torch.device | str = "cpu") -> ConnectNet:
-    """A freshly initialised ConnectNet on ``device`` (``cfg`` resolved for that device)."""
+    """A freshly initialised ConnectNet on ``device`` (``cfg`` resolved for that device; the
+    weights are drawn on the CPU, so a seed gives the same net on any device)."""
     device = torch.device(device)
-    net = ConnectNet(cfg.resolve(device.type == "cuda")).to(device)
-    if device.type == "cuda":
-        net = net.to(memory_format=torch.channels_last)
-    return net
+    return to_device(ConnectNet(cfg.resolve(device.type == "cuda")), device)
+
+
+def fresh_net(cfg: NetConfig, seed: int, device: torch.device | str = "cpu") -> ConnectNet:
+    """The untrained net of a run or a command: ``build_net`` after seeding torch with
+    ``seed``."""
+    torch.manual_seed(seed)
+    return build_net(cfg, device)
+
+
+def to_device(net: ConnectNet, device: torch.device | str) -> ConnectNet:
+    """``net`` moved to ``device``, in channels-last layout on CUDA (faster convolutions)."""
+    device = torch.device(device)
+    net = net.to(device)
+    return net.to(memory_format=torch.channels_last) if device.type == "cuda" else net
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
@@ -118,7 +126,7 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 CPU_SLICE = 128
 
 
-def make_evaluator(net: ConnectNet, device: torch.device | str | None = None) -> Evaluator:
+def make_evaluator(net: ConnectNet, device: torch.device | str | None = None) -> Evaluate:
     """Wrap ``net`` as ``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])``.
 
     Encodes on the CPU, ships uint8 planes to the device, runs in eval and inference mode (with

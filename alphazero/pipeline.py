@@ -11,8 +11,10 @@ Run folder::
     metrics.jsonl            one line per finished iteration
     tb/                      TensorBoard logs
 
-One iteration reads like the algorithm: self-play with the best net -> train the candidate on
-the replay window -> candidate against best in the arena -> promote or keep -> measure.
+One iteration reads like the algorithm (``iteration``): self-play with the best net -> train
+the candidate on the replay window -> candidate against best in the arena -> promote or keep ->
+record. Each step is skipped when its output file already exists. What the run has to say goes
+through one ``Reporter`` (console, TensorBoard, metrics.jsonl).
 """
 
 from __future__ import annotations
@@ -22,23 +24,21 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from . import checkpoint, faults
-from .arena import (
-    MCTSPlayer, PolicyPlayer, arena_match, elo_from_score, play_match, promote, reference_player,
-    score_positions,
-)
+from . import atomic, checkpoint, config, faults
+from .arena import MCTSPlayer, PolicyPlayer, arena_match, elo_from_score, play_match, promote
+from .arena import reference_player
 from .cluster import run_ray_pool
-from .config import Config, ConfigError, dump, load
-from .data import atomic_write_bytes, load_dataset, split_by_game
+from .config import Config, ConfigError
 from .mcts import match_config
-from .net import build_net, make_evaluator, select_device
-from .positions import PONS, load_positions, path_of
+from .net import fresh_net, make_evaluator, select_device
+from .positions import PONS, LabelledPosition, load_positions, path_of, score_positions
+from .report import SILENT, Reporter, read_metrics
 from .selfplay import run_pool
-from .train import Trainer, lr_at
+from .shards import read_samples
+from .train import lr_at, train_and_save
 
 
 @dataclass(frozen=True)
@@ -71,38 +71,6 @@ class RunPaths:
         return os.path.join(self.root, "evals", f"iter_{it:04d}.json")
 
 
-def write_json(path: str, obj: dict) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
-
-
-def read_metrics(path: str) -> list[dict]:
-    """Finished iterations, one dict each; a torn last line (a kill mid-append) is skipped."""
-    out: dict[int, dict] = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(row, dict) and "iteration" in row:
-                    out[row["iteration"]] = row
-    return [out[k] for k in sorted(out)]
-
-
-def _append_metrics(path: str, row: dict) -> None:
-    # A kill mid-write can leave a torn line; start on a fresh line so the next row is whole.
-    prefix = ""
-    if os.path.exists(path) and os.path.getsize(path):
-        with open(path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            prefix = "" if fh.read(1) == b"\n" else "\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(prefix + json.dumps(row) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 # --------------------------------------------------------------------------------------------
 # Creating and reopening runs
 # --------------------------------------------------------------------------------------------
@@ -114,21 +82,19 @@ def create_run(run_dir: str, cfg: Config) -> bool:
     If ``run_dir`` already holds a run with exactly this config, nothing is written and False
     is returned (the caller resumes it); a run with another config is a ``ConfigError``.
     """
-    import torch
-
     device = select_device(cfg.train.device)
     cfg = dataclasses.replace(cfg, net=cfg.net.resolve(device.type == "cuda"))
-    if os.path.exists(os.path.join(run_dir, "config.yaml")):
-        if load(os.path.join(run_dir, "config.yaml")) == cfg:
+    paths = RunPaths(run_dir)
+    if os.path.exists(paths.config):
+        if config.load(paths.config) == cfg:
             return False
         raise ConfigError(f"run folder {run_dir!r} already holds a run with another config; "
                           f"continue it with --resume {run_dir} or choose another --run-dir")
     os.makedirs(run_dir, exist_ok=True)
-    torch.manual_seed(cfg.selfplay.seed)
-    net = build_net(cfg.net, "cpu")
     # The net first, the config last: a folder with config.yaml is always a complete run.
-    checkpoint.save(RunPaths(run_dir).best, net, iteration=0, meta={"elo": 0.0})
-    dump(cfg, RunPaths(run_dir).config)
+    checkpoint.save(paths.best, fresh_net(cfg.net, cfg.selfplay.seed), iteration=0,
+                    meta={"elo": 0.0})
+    config.dump(cfg, paths.config)
     return True
 
 
@@ -138,9 +104,9 @@ def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Confi
     if not os.path.exists(paths.config):
         raise ConfigError(f"{run_dir!r} is not a run folder (no config.yaml); start one with "
                           "'alphazero pipeline --config FILE --run-dir DIR'")
-    cfg = load(paths.config, overrides)
+    cfg = config.load(paths.config, overrides)
     if overrides:
-        dump(cfg, paths.config)
+        config.dump(cfg, paths.config)
     if cfg.net.blocks is None:  # a hand-written config.yaml: resolve as on creation
         cfg = dataclasses.replace(cfg, net=cfg.net.resolve(select_device(
             cfg.train.device).type == "cuda"))
@@ -153,15 +119,12 @@ def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Confi
 # --------------------------------------------------------------------------------------------
 
 
-def _fmt_time(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
-def run(run_dir: str, progress: bool = True, log: Callable[[str], None] = print,
-        ray_address: str | None = None) -> list[dict]:
+def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None) -> list[dict]:
     """Run (or resume) the iterations of the run in ``run_dir``; returns all metrics rows.
-    With ``ray_address`` self-play runs on that Ray cluster (see ``cluster.py``)."""
+
+    ``console``: bars and lines (the run adds its TensorBoard writer and metrics file). With
+    ``ray_address`` self-play runs on that Ray cluster (see ``cluster.py``).
+    """
     from torch.utils.tensorboard import SummaryWriter
 
     cfg = open_run(run_dir)
@@ -171,33 +134,136 @@ def run(run_dir: str, progress: bool = True, log: Callable[[str], None] = print,
     total = cfg.pipeline.iterations
     todo = [it for it in range(1, total + 1) if it not in done]
     if not todo:
-        log(f"run {run_dir}: all {total} iterations are done; raise pipeline.iterations in "
-            f"{paths.config} to extend it")
+        console.line(f"run {run_dir}: all {total} iterations are done; raise "
+                     f"pipeline.iterations in {paths.config} to extend it")
         return read_metrics(paths.metrics)
-    log(f"run {run_dir}: iterations {todo[0]}..{total} of {total}, net {cfg.net.describe()}, "
-        f"{cfg.mcts.num_simulations} sims, device {device}")
+    console.line(f"run {run_dir}: iterations {todo[0]}..{total} of {total}, net "
+                 f"{cfg.net.describe()}, {cfg.mcts.num_simulations} sims, device {device}")
     positions = load_positions(path_of(PONS))[::5] if cfg.pipeline.positions_eval else []
-    # Fail in one clear line before any work if the folder cannot be written (read-only, full).
-    probe = os.path.join(run_dir, ".write-probe")
-    atomic_write_bytes(probe, b"ok")
-    os.unlink(probe)
+    _prepare_folder(paths)
     writer = SummaryWriter(paths.tb)
+    reporter = dataclasses.replace(console, writer=writer, metrics=paths.metrics)
     durations: list[float] = []
     try:
         for it in todo:
             t0 = time.perf_counter()
-            row = iteration(it, cfg, paths, device, writer, positions, progress, ray_address)
+            row = iteration(it, cfg, paths, device, positions, reporter.labelled(f"iter {it}"),
+                            ray_address)
             row["seconds"] = round(time.perf_counter() - t0, 1)
-            faults.point("metrics")
-            _append_metrics(paths.metrics, row)
             durations.append(row["seconds"])
-            eta = np.mean(durations) * (total - it)
-            log(summary_line(row, total) + f" | {_fmt_time(row['seconds'])}, "
-                f"ETA {_fmt_time(eta)}")
-            writer.flush()
+            record(reporter, row, total, eta=np.mean(durations) * (total - it))
     finally:
         writer.close()
     return read_metrics(paths.metrics)
+
+
+def _prepare_folder(paths: RunPaths) -> None:
+    """Fail in one clear line before any work if the folder cannot be written (read-only,
+    full), and clear the temp files a killed run left."""
+    probe = os.path.join(paths.root, ".write-probe")
+    atomic.write_bytes(probe, b"ok")
+    os.unlink(probe)
+    for folder in (paths.root, os.path.dirname(paths.candidate(1)),
+                   os.path.dirname(paths.eval(1))):
+        atomic.remove_stale_temps(folder)
+
+
+def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[LabelledPosition],
+              reporter: Reporter, ray_address: str | None = None) -> dict:
+    """One iteration; each step is skipped when its output file already exists."""
+    cpu0 = _cpu_seconds()
+    stats = self_play(it, cfg, paths, reporter, ray_address)
+    cpu1 = _cpu_seconds()
+    cand = train_candidate(it, cfg, paths, device, reporter)
+    cpu2 = _cpu_seconds()
+    ev = judge(it, cfg, paths, device, cand, positions, reporter)
+    promote_if_better(it, ev, cand, paths)
+    # CPU seconds of this process and its finished workers (Ray actors not included); a
+    # resumed iteration counts only the part done after the restart.
+    cpu = {"selfplay": round(cpu1 - cpu0, 1), "train": round(cpu2 - cpu1, 1),
+           "total": round(_cpu_seconds() - cpu0, 1)}
+    return _row(it, cfg, _count_positions(paths.data(it)), stats, cand.meta, ev, cpu)
+
+
+def self_play(it: int, cfg: Config, paths: RunPaths, reporter: Reporter,
+              ray_address: str | None) -> dict:
+    """Self-play with the best net into ``data/iter_XXXX``, chunk by chunk (resumable)."""
+    sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
+    args = (paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it}, reporter)
+    return run_ray_pool(ray_address, *args) if ray_address else run_pool(*args)
+
+
+def train_candidate(it: int, cfg: Config, paths: RunPaths, device,
+                    reporter: Reporter) -> checkpoint.Checkpoint:
+    """Train the candidate of ``it`` on the replay window, continuing the previous candidate
+    (or the best net at the start); returns it, loaded on ``device``."""
+    cand = paths.candidate(it)
+    if not os.path.exists(cand):
+        t = cfg.train
+        # Older folders of the window may have been deleted to save space: use what is there.
+        dirs = [paths.data(i) for i in range(max(1, it - t.replay_iterations + 1), it + 1)
+                if os.path.isdir(paths.data(i))]
+        prev = paths.candidate(it - 1)
+        start = checkpoint.load(prev if os.path.exists(prev) else paths.best, device,
+                                expect=cfg.net)
+        train_and_save(start, dirs, t, device, cand, iteration=it,
+                       lr=lr_at(t, it, cfg.pipeline.iterations), seed=it, split_seed=t.seed + it,
+                       reporter=dataclasses.replace(reporter, log=None))
+    return checkpoint.load(cand, device, expect=cfg.net)
+
+
+def judge(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkpoint,
+          positions: list[LabelledPosition], reporter: Reporter) -> dict:
+    """The candidate against the best in the arena, the promotion decision, and the new best's
+    reference matches and policy mistakes; written to ``evals/iter_XXXX.json`` once."""
+    if os.path.exists(paths.eval(it)):
+        with open(paths.eval(it), encoding="utf-8") as fh:
+            return json.load(fh)
+    best = checkpoint.load(paths.best, device, expect=cfg.net)
+    result = arena_match(make_evaluator(cand.net, device), make_evaluator(best.net, device),
+                         cfg.arena, cfg.mcts, seed=it, reporter=reporter)
+    promoted = promote(result, cfg.arena)
+    prev_elo = float(best.meta.get("elo", 0.0))
+    ev = {"iteration": it, "wins": result.wins, "draws": result.draws,
+          "losses": result.losses, "score": result.score, "promoted": promoted,
+          "elo": prev_elo + (elo_from_score(result.score, result.n) if promoted else 0.0)}
+    ev["reference"] = _reference(cand.net if promoted else best.net, cfg, device, it)
+    ev["candidate_policy_mistakes"] = _policy_mistakes(cand.net, device, positions)
+    # A promoted candidate is the new best: its policy was just scored.
+    ev["policy_mistakes"] = (ev["candidate_policy_mistakes"] if promoted
+                             else _policy_mistakes(best.net, device, positions))
+    os.makedirs(os.path.dirname(paths.eval(it)), exist_ok=True)
+    atomic.write_json(paths.eval(it), ev)
+    return ev
+
+
+def promote_if_better(it: int, ev: dict, cand: checkpoint.Checkpoint, paths: RunPaths) -> None:
+    """Make the candidate the best net if the arena said so (idempotent: best.pt records its
+    iteration)."""
+    faults.point("promote")
+    if ev["promoted"] and checkpoint.load(paths.best).iteration < it:
+        checkpoint.save(paths.best, cand.net, iteration=it, meta={"elo": ev["elo"]})
+
+
+def record(reporter: Reporter, row: dict, total: int, eta: float) -> None:
+    """An iteration's scalars to TensorBoard, its row to metrics.jsonl, its line to the
+    console."""
+    it = row["iteration"]
+    reporter.scalar("arena/score", row["arena"]["score"], it)
+    reporter.scalar("arena/promoted", float(row["arena"]["promoted"]), it)
+    reporter.scalar("elo/best", row["elo"], it)
+    for name, r in row["reference"].items():
+        reporter.scalar(f"reference/{name}", r["score"], it)
+    for key, tag in (("policy_mistakes", "policy_mistake_rate"),
+                     ("candidate_policy_mistakes", "candidate_policy_mistake_rate")):
+        if row.get(key) is not None:
+            reporter.scalar(f"positions/{tag}", row[key], it)
+    reporter.scalar("selfplay/positions", row["selfplay"]["positions"], it)
+    faults.point("metrics")
+    reporter.record(row)
+    reporter.line(summary_line(row, total) + f" | {_fmt_time(row['seconds'])}, "
+                  f"ETA {_fmt_time(eta)}")
+    reporter.flush()
 
 
 def summary_line(row: dict, total: int) -> str:
@@ -213,88 +279,37 @@ def summary_line(row: dict, total: int) -> str:
             + (f" | policy mistakes {pol:.1%}" if pol is not None else ""))
 
 
-def _selfplay_seed(seed: int, it: int) -> int:
-    return seed * 1_000_003 + it
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
 
 
-def iteration(it: int, cfg: Config, paths: RunPaths, device, writer, positions,
-              progress: bool, ray_address: str | None = None) -> dict:
-    """One iteration; each phase is skipped when its output file already exists."""
-    # 1. Self-play with the best net: resumable chunk by chunk.
-    sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
-    cpu0 = _cpu_seconds()
-    if ray_address:
-        stats = run_ray_pool(ray_address, paths.best, cfg.net, cfg.mcts, sp, paths.data(it),
-                             meta={"iteration": it}, progress=progress,
-                             desc=f"iter {it} self-play (ray)")
-    else:
-        stats = run_pool(paths.best, cfg.net, cfg.mcts, sp, paths.data(it),
-                         meta={"iteration": it}, progress=progress,
-                         desc=f"iter {it} self-play")
-    sp_positions = _count_positions(paths.data(it))
-    cpu1 = _cpu_seconds()
-
-    # 2. Train the candidate on the replay window, continuing the previous candidate.
-    cand = paths.candidate(it)
-    if not os.path.exists(cand):
-        _train_candidate(it, cfg, paths, device, writer, progress)
-    ck = checkpoint.load(cand, device, expect=cfg.net)
-    train_info = ck.meta
-    cpu2 = _cpu_seconds()
-
-    # 3. Arena against the best, then promotion (idempotent: best.pt records its iteration).
-    ev_path = paths.eval(it)
-    best_ck = checkpoint.load(paths.best, device, expect=cfg.net)
-    if os.path.exists(ev_path):
-        with open(ev_path, encoding="utf-8") as fh:
-            ev = json.load(fh)
-    else:
-        result = arena_match(make_evaluator(ck.net, device), make_evaluator(best_ck.net, device),
-                             cfg.arena, cfg.mcts, seed=it, progress=progress)
-        promoted = promote(result, cfg.arena)
-        prev_elo = float(best_ck.meta.get("elo", 0.0))
-        ev = {"iteration": it, "wins": result.wins, "draws": result.draws,
-              "losses": result.losses, "score": result.score, "promoted": promoted,
-              "elo": prev_elo + (elo_from_score(result.score, result.n) if promoted else 0.0)}
-        ev["reference"] = _reference(ck.net if promoted else best_ck.net, cfg, device, it)
-        ev["candidate_policy_mistakes"] = _policy_mistakes(ck.net, device, positions)
-        ev["policy_mistakes"] = (ev["candidate_policy_mistakes"] if promoted
-                                 else _policy_mistakes(best_ck.net, device, positions))
-        os.makedirs(os.path.dirname(ev_path), exist_ok=True)
-        write_json(ev_path, ev)
-    faults.point("promote")
-    if ev["promoted"] and best_ck.iteration < it:
-        checkpoint.save(paths.best, ck.net, iteration=it, meta={"elo": ev["elo"]})
-
-    writer.add_scalar("arena/score", ev["score"], it)
-    writer.add_scalar("arena/promoted", float(ev["promoted"]), it)
-    writer.add_scalar("elo/best", ev["elo"], it)
-    for name, r in ev["reference"].items():
-        writer.add_scalar(f"reference/{name}", r["score"], it)
-    if ev.get("policy_mistakes") is not None:
-        writer.add_scalar("positions/policy_mistake_rate", ev["policy_mistakes"], it)
-    if ev.get("candidate_policy_mistakes") is not None:
-        writer.add_scalar("positions/candidate_policy_mistake_rate",
-                          ev["candidate_policy_mistakes"], it)
-    writer.add_scalar("selfplay/positions", sp_positions, it)
+def _row(it: int, cfg: Config, positions: int, stats: dict, train_meta: dict, ev: dict,
+         cpu: dict) -> dict:
     return {
         "iteration": it,
-        "selfplay": {"positions": sp_positions, "games": cfg.selfplay.games,
+        "selfplay": {"positions": positions, "games": cfg.selfplay.games,
                      "positions_per_s": (stats["positions"] / stats["seconds"]
                                          if stats["seconds"] else 0.0)},
-        "train": train_info.get("train", {}),
-        "val": train_info.get("val", {}),
-        "window_positions": train_info.get("window_positions"),
+        "train": train_meta.get("train", {}),
+        "val": train_meta.get("val", {}),
+        "window_positions": train_meta.get("window_positions"),
         "arena": {k: ev[k] for k in ("wins", "draws", "losses", "score", "promoted")},
         "elo": ev["elo"],
         "reference": ev["reference"],
         "policy_mistakes": ev.get("policy_mistakes"),
         "candidate_policy_mistakes": ev.get("candidate_policy_mistakes"),
-        # CPU seconds of this process and its finished workers (Ray actors not included);
-        # a resumed iteration counts only the part done after the restart.
-        "cpu_seconds": {"selfplay": round(cpu1 - cpu0, 1), "train": round(cpu2 - cpu1, 1),
-                        "total": round(_cpu_seconds() - cpu0, 1)},
+        "cpu_seconds": cpu,
     }
+
+
+def _fmt_time(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _selfplay_seed(seed: int, it: int) -> int:
+    return seed * 1_000_003 + it
 
 
 def _cpu_seconds() -> float:
@@ -303,33 +318,8 @@ def _cpu_seconds() -> float:
 
 
 def _count_positions(folder: str) -> int:
-    from .data import read_samples
-
     return sum(len(read_samples(os.path.join(folder, f))) for f in sorted(os.listdir(folder))
                if f.endswith(".pkl"))
-
-
-def _train_candidate(it: int, cfg: Config, paths: RunPaths, device, writer,
-                     progress: bool) -> None:
-    t = cfg.train
-    first = max(1, it - t.replay_iterations + 1)
-    # Older folders of the window may have been deleted to save space: use what is there.
-    dirs = [paths.data(i) for i in range(first, it + 1) if os.path.isdir(paths.data(i))]
-    ds = load_dataset(dirs, t.max_samples)
-    tr_idx, va_idx = split_by_game(ds.game, t.validation_fraction, seed=t.seed + it)
-    prev = paths.candidate(it - 1)
-    start = checkpoint.load(prev if os.path.exists(prev) else paths.best, device,
-                            expect=cfg.net)
-    trainer = Trainer(start.net, t, device, optimizer_state=start.optimizer, writer=writer,
-                      global_step=int(start.meta.get("global_step", 0)))
-    fit = trainer.fit(ds.samples.take(tr_idx), ds.samples.take(va_idx),
-                      lr=lr_at(t, it, cfg.pipeline.iterations), seed=it, progress=progress,
-                      desc=f"iter {it} train")
-    os.makedirs(os.path.dirname(paths.candidate(it)), exist_ok=True)
-    checkpoint.save(paths.candidate(it), trainer.net, iteration=it, optimizer=trainer.opt,
-                    meta={"global_step": trainer.global_step, "train": fit.train, "val": fit.val,
-                          "steps": fit.steps, "samples_per_s": fit.samples_per_s,
-                          "window_positions": len(ds.samples)})
 
 
 def _reference(net, cfg: Config, device, it: int) -> dict:
@@ -345,7 +335,7 @@ def _reference(net, cfg: Config, device, it: int) -> dict:
     return out
 
 
-def _policy_mistakes(net, device, positions) -> float | None:
+def _policy_mistakes(net, device, positions: list[LabelledPosition]) -> float | None:
     if not positions:
         return None
     scores = score_positions(PolicyPlayer(make_evaluator(net, device)), positions)

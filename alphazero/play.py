@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Callable, TextIO
 
-
 from .config import MCTSConfig
-from .game import COLS, Boards, State
-from .mcts import Evaluate, match_config, search
-
-#: Where ``play`` and ``evaluate`` look for a trained net when none is named: the repository's
-#: shipped checkpoint, then ``checkpoints/best.pt`` under the current folder.
-DEFAULT_CHECKPOINTS = (
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints",
-                 "best.pt"),
-    os.path.join("checkpoints", "best.pt"),
-)
-
-
-def default_checkpoint() -> str | None:
-    """The shipped trained checkpoint, if this install has one."""
-    for path in DEFAULT_CHECKPOINTS:
-        if os.path.isfile(path):
-            return path
-    return None
+from .game import COLS, Boards, Evaluate, State
+from .mcts import match_config, search
 
 
 def ai_move(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig) -> tuple[int, dict]:

@@ -1,4 +1,5 @@
-"""Solver-labelled benchmark positions (shipped in ``alphazero/data``) and the mistake rule.
+"""Solver-labelled benchmark positions (shipped in ``alphazero/data``), the mistake rule, and
+scoring a player against them (mistake rates with Wilson intervals).
 
 Two files, both with one position per line and the perfect-play score of every column from the
 side to move's view ('x' = full column): ``pons_p6k.txt`` (Pascal Pons' 6 x 1000 benchmark,
@@ -9,13 +10,15 @@ sign among the legal moves.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 
-from .game import COLS, State
+from .game import COLS, Boards, State
+from .report import SILENT, Reporter
 
 PONS = "pons_p6k.txt"
 C4 = "c4_positions.txt"
@@ -81,3 +84,59 @@ def load_positions(path: str) -> list[LabelledPosition]:
             scores = tuple(None if s == "x" else int(s) for s in raw)
             out.append(LabelledPosition(set_name, moves, scores))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring a player against them
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SetScore:
+    """Mistakes on one benchmark set: rate over all positions, with a 95% Wilson interval,
+    and over the positions where a mistake is possible at all."""
+
+    n: int
+    mistakes: int
+    possible: int
+
+    @property
+    def rate(self) -> float:
+        return self.mistakes / max(self.n, 1)
+
+    @property
+    def rate_possible(self) -> float:
+        return self.mistakes / max(self.possible, 1)
+
+    def ci95(self) -> tuple[float, float]:
+        return wilson(self.mistakes, self.n)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    d = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def score_positions(player, positions: list[LabelledPosition], batch: int = 1000,
+                    reporter: Reporter = SILENT) -> dict[str, SetScore]:
+    """Mistake counts per set for ``player``'s choice in each position; ``player`` is anything
+    with ``select(boards) -> columns int [B]`` (see ``arena.Player``)."""
+    out: dict[str, SetScore] = {}
+    bar = reporter.bar(len(positions), "positions", "pos")
+    for i in range(0, len(positions), batch):
+        chunk = positions[i:i + batch]
+        cols = player.select(Boards.from_states([p.state for p in chunk]))
+        for p, c in zip(chunk, cols):
+            s = out.setdefault(p.set, SetScore(0, 0, 0))
+            s.n += 1
+            s.mistakes += bool(p.is_mistake(int(c)))
+            s.possible += p.mistake_possible()
+        bar.update(len(chunk))
+    bar.close()
+    return dict(sorted(out.items()))

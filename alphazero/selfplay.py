@@ -18,16 +18,19 @@ import queue
 import re
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from . import atomic
 from .config import MCTSConfig, NetConfig, SelfPlayConfig
-from .data import Samples, atomic_write_bytes, now_iso, shard_bytes
 from .encoder import encode
-from .game import COLS, Boards, batch_legal, batch_play
-from .mcts import Evaluate, apply_temperature, dirichlet_noise, sample_moves, search
+from .exploration import apply_temperature, dirichlet_noise, gumbel_noise, sample_moves
+from .game import COLS, Boards, Evaluate, batch_legal, batch_play
+from .mcts import search
+from .report import SILENT, Reporter
+from .shards import Samples, now_iso, shard_bytes
 
 CHUNK_RE = re.compile(r"^chunk_(\d{5})\.pkl$")
 
@@ -48,21 +51,45 @@ def game_rng(seed: int, game_id: int) -> np.random.Generator:
     return np.random.default_rng([seed, game_id])
 
 
-def _finish(game_id: int, own: list, mask: list, pols: list, qs: list, keep: list,
-            moves: list, won: bool) -> GameRecord:
-    n = len(moves)
-    # The side to move at ply k is the last mover iff (n - 1 - k) is even.
-    if won:
-        values = np.where((n - 1 - np.arange(n)) % 2 == 0, 1.0, -1.0).astype(np.float32)
-        result = 1 if n % 2 == 1 else -1
-    else:
-        values = np.zeros(n, np.float32)
-        result = 0
-    k = np.flatnonzero(keep)
-    states = encode(Boards(np.array(own, np.uint64)[k], np.array(mask, np.uint64)[k]))
-    samples = Samples(states.astype(np.int8), np.array(pols, np.float32).reshape(-1, COLS)[k],
-                      values[k], root_values=np.array(qs, np.float32)[k])
-    return GameRecord(game_id, samples, result, moves)
+@dataclass
+class GameHistory:
+    """What one game in flight has seen so far, one entry per move: the position (``own``,
+    ``mask``), the search's policy target and root value, whether the move was a full search
+    (recorded for training), and the column played."""
+
+    own: list = field(default_factory=list)
+    mask: list = field(default_factory=list)
+    policies: list = field(default_factory=list)
+    root_values: list = field(default_factory=list)
+    recorded: list = field(default_factory=list)
+    moves: list = field(default_factory=list)
+
+    def add(self, own: int, mask: int, policy: np.ndarray, root_value: float, recorded: bool,
+            col: int) -> None:
+        self.own.append(own)
+        self.mask.append(mask)
+        self.policies.append(policy)
+        self.root_values.append(root_value)
+        self.recorded.append(recorded)
+        self.moves.append(col)
+
+    def finish(self, game_id: int, won: bool) -> GameRecord:
+        """The finished game; ``won``: the last move made four (else the board is full)."""
+        n = len(self.moves)
+        # The side to move at ply k is the last mover iff (n - 1 - k) is even.
+        if won:
+            values = np.where((n - 1 - np.arange(n)) % 2 == 0, 1.0, -1.0).astype(np.float32)
+            result = 1 if n % 2 == 1 else -1
+        else:
+            values = np.zeros(n, np.float32)
+            result = 0
+        k = np.flatnonzero(self.recorded)
+        states = encode(Boards(np.array(self.own, np.uint64)[k],
+                               np.array(self.mask, np.uint64)[k]))
+        samples = Samples(states.astype(np.int8),
+                          np.array(self.policies, np.float32).reshape(-1, COLS)[k], values[k],
+                          root_values=np.array(self.root_values, np.float32)[k])
+        return GameRecord(game_id, samples, result, self.moves)
 
 
 def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
@@ -86,7 +113,7 @@ def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: Self
         sub_rngs = [rngs[i] for i in sel]
         noise = g = None
         if gumbel:
-            g = np.stack([r.gumbel(size=COLS) for r in sub_rngs]).astype(np.float32)
+            g = gumbel_noise(sub_rngs)
         elif is_full and mcts.dirichlet_fraction > 0:
             noise = dirichlet_noise(batch_legal(sub.mask), mcts.dirichlet_alpha, sub_rngs)
         res = search(sub, evaluate, mcts, root_noise=noise, gumbel=g,
@@ -113,8 +140,7 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
     mask = np.zeros(slots, np.uint64)
     gid = [-1] * slots
     rngs: list[np.random.Generator | None] = [None] * slots
-    # Per slot: own, mask, policy target, root value, recorded?, moves.
-    hist: list[tuple[list, ...]] = [([], [], [], [], [], []) for _ in range(slots)]
+    hist = [GameHistory() for _ in range(slots)]
 
     def start(s: int) -> bool:
         if not pending:
@@ -123,7 +149,7 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         gid[s] = pending.pop()
         rngs[s] = game_rng(sp.seed, gid[s])
         own[s] = mask[s] = 0
-        hist[s] = ([], [], [], [], [], [])
+        hist[s] = GameHistory()
         return True
 
     live = [s for s in range(slots) if start(s)]
@@ -140,7 +166,7 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         if mcts.root_selection == "gumbel":
             cols = best
         else:
-            played = np.array([len(hist[s][5]) for s in live])
+            played = np.array([len(hist[s].moves) for s in live])
             temps = np.where(played < sp.temperature_moves, sp.temperature_high,
                              sp.temperature_low)
             probs = apply_temperature(visits, temps)
@@ -148,16 +174,10 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         new_own, new_mask, won, full_board = batch_play(boards.own, boards.mask, cols)
         next_live = []
         for j, s in enumerate(live):
-            h = hist[s]
-            h[0].append(own[s])
-            h[1].append(mask[s])
-            h[2].append(policy[j])
-            h[3].append(root_value[j])
-            h[4].append(bool(full[j]))
-            h[5].append(int(cols[j]))
+            hist[s].add(own[s], mask[s], policy[j], root_value[j], bool(full[j]), int(cols[j]))
             own[s], mask[s] = new_own[j], new_mask[j]
             if won[j] or full_board[j]:
-                yield _finish(gid[s], *h, won=bool(won[j]))
+                yield hist[s].finish(gid[s], won=bool(won[j]))
                 if start(s):
                     next_live.append(s)
             else:
@@ -181,16 +201,6 @@ def chunk_games(chunk: int, sp: SelfPlayConfig) -> range:
 
 def num_chunks(sp: SelfPlayConfig) -> int:
     return -(-sp.games // sp.chunk_games)
-
-
-def remove_stale_temp_files(out_dir: str) -> None:
-    """Delete temp files a killed writer left behind (``.NAME.tmp``); never read as data."""
-    for name in os.listdir(out_dir):
-        if name.startswith(".") and name.endswith(".tmp"):
-            try:
-                os.unlink(os.path.join(out_dir, name))
-            except FileNotFoundError:
-                pass
 
 
 def missing_chunks(out_dir: str, sp: SelfPlayConfig) -> list[int]:
@@ -222,7 +232,7 @@ def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks
             if on_chunk is not None:
                 on_chunk(c, payload)
             else:
-                atomic_write_bytes(chunk_path(out_dir, c), payload)
+                atomic.write_bytes(chunk_path(out_dir, c), payload)
 
 
 @dataclass(frozen=True)
@@ -243,20 +253,13 @@ class WorkerJob:
 def load_evaluator(checkpoint: str | None, net_cfg: NetConfig, device: str,
                    init_seed: int) -> Evaluate:
     """An evaluator for a checkpoint file, or for a fresh net seeded with ``init_seed``."""
-    import torch
-
-    from .checkpoint import load
-    from .net import build_net, make_evaluator, select_device
+    from . import checkpoint as ckpt
+    from .net import fresh_net, make_evaluator, select_device
 
     dev = select_device(device)
     if checkpoint is not None:
-        net = load(checkpoint, dev).net
-    else:
-        torch.manual_seed(init_seed)
-        net = build_net(net_cfg, "cpu").to(dev)
-        if dev.type == "cuda":
-            net = net.to(memory_format=torch.channels_last)
-    return make_evaluator(net, dev)
+        return make_evaluator(ckpt.load(checkpoint, dev).net, dev)
+    return make_evaluator(fresh_net(net_cfg, init_seed, dev), dev)
 
 
 def _worker(job: WorkerJob, worker_id: int, messages: mp.Queue) -> None:
@@ -281,18 +284,15 @@ class WorkerError(RuntimeError):
 
 
 def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfPlayConfig,
-             out_dir: str, meta: dict | None = None, progress: bool = True,
-             desc: str = "self-play") -> dict:
+             out_dir: str, meta: dict | None = None, reporter: Reporter = SILENT) -> dict:
     """Play ``sp.games`` games into ``out_dir`` with ``sp.workers`` processes; resumable.
 
     Chunks already on disk are skipped. With one worker the games run in this process. Returns
     ``{"games": played now, "positions": ..., "seconds": ..., "chunks": written now}``. A worker
     that fails stops the pool and raises ``WorkerError`` with its traceback.
     """
-    from tqdm import tqdm
-
     os.makedirs(out_dir, exist_ok=True)
-    remove_stale_temp_files(out_dir)
+    atomic.remove_stale_temps(out_dir)
     todo = missing_chunks(out_dir, sp)
     total_games = sum(len(chunk_games(c, sp)) for c in todo)
     meta = {"checkpoint": checkpoint, "sims": mcts.num_simulations, "seed": sp.seed,
@@ -302,8 +302,7 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
         return stats
     workers = min(sp.workers, len(todo))
     t0 = time.perf_counter()
-    bar = tqdm(total=total_games, desc=desc, unit="game", disable=not progress,
-               dynamic_ncols=True, leave=False)
+    bar = reporter.bar(total_games, "self-play", "game")
 
     def tick(positions: int) -> None:
         stats["games"] += 1

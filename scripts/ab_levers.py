@@ -50,10 +50,10 @@ def run(names: list[str], iterations: int) -> None:
 
 def policy_mistakes(run_dir: str) -> dict[int, float]:
     """Iteration -> candidate raw-policy mistake rate on all Pons positions (cached)."""
-    from alphazero.arena import PolicyPlayer, score_positions
-    from alphazero.checkpoint import load
+    from alphazero import checkpoint
+    from alphazero.arena import PolicyPlayer
     from alphazero.net import make_evaluator
-    from alphazero.positions import PONS, load_positions, path_of
+    from alphazero.positions import PONS, load_positions, path_of, score_positions
 
     cache_path = os.path.join(run_dir, "pons_policy.json")
     cache = {}
@@ -66,7 +66,8 @@ def policy_mistakes(run_dir: str) -> dict[int, float]:
         if it in cache:
             continue
         positions = positions or load_positions(path_of(PONS))
-        scores = score_positions(PolicyPlayer(make_evaluator(load(path).net)), positions)
+        player = PolicyPlayer(make_evaluator(checkpoint.load(path).net))
+        scores = score_positions(player, positions)
         cache[it] = sum(x.mistakes for x in scores.values()) / len(positions)
     with open(cache_path, "w", encoding="utf-8") as fh:
         json.dump({str(k): v for k, v in sorted(cache.items())}, fh, indent=1)
@@ -76,22 +77,21 @@ def policy_mistakes(run_dir: str) -> dict[int, float]:
 def search_mistakes(run_dir: str, sims: int = 64) -> float:
     """Mistake rate of the run's best net searching with its own config (``sims``
     simulations, no noise) on every fifth Pons position (1200); cached."""
-    from alphazero.arena import MCTSPlayer, score_positions
-    from alphazero.checkpoint import load
-    from alphazero.config import load as load_config
+    from alphazero import checkpoint, config
+    from alphazero.arena import MCTSPlayer
     from alphazero.mcts import match_config
     from alphazero.net import make_evaluator
-    from alphazero.positions import PONS, load_positions, path_of
+    from alphazero.positions import PONS, load_positions, path_of, score_positions
 
     cache_path = os.path.join(run_dir, "pons_search.json")
-    ck = load(os.path.join(run_dir, "best.pt"))
+    ck = checkpoint.load(os.path.join(run_dir, "best.pt"))
     key = f"iter{ck.iteration}_sims{sims}"
     cache = {}
     if os.path.exists(cache_path):
         with open(cache_path, encoding="utf-8") as fh:
             cache = json.load(fh)
     if key not in cache:
-        cfg = load_config(os.path.join(run_dir, "config.yaml"))
+        cfg = config.load(os.path.join(run_dir, "config.yaml"))
         positions = load_positions(path_of(PONS))[::5]
         player = MCTSPlayer(make_evaluator(ck.net), match_config(cfg.mcts, sims))
         scores = score_positions(player, positions)

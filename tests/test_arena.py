@@ -5,11 +5,11 @@ import pytest
 
 from alphazero.arena import (
     AlphaBetaPlayer, GreedyPlayer, MCTSPlayer, RandomPlayer, elo_from_score, openings,
-    play_match, promote, reference_player, score_positions, wilson,
+    play_match, promote, reference_player,
 )
 from alphazero.config import ArenaConfig, MCTSConfig
 from alphazero.game import Boards, State
-from alphazero.positions import PONS, load_positions, path_of
+from alphazero.positions import PONS, load_positions, path_of, score_positions, wilson
 
 from .fakes import uniform_evaluator
 

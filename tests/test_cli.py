@@ -15,7 +15,7 @@ import torch
 
 from alphazero.checkpoint import load, save
 from alphazero.config import NetConfig
-from alphazero.data import read_samples
+from alphazero.shards import read_samples
 from alphazero.net import build_net
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,14 +32,6 @@ def assert_user_error(proc, *words):
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     for w in words:
         assert w in lines[0], lines[0]
-
-
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ck") / "tiny.pt"
-    save(path, build_net(NetConfig(preset="tiny")))
-    return path
 
 
 def test_smoke_pipeline_end_to_end(tmp_path):

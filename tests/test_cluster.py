@@ -9,7 +9,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from alphazero.config import load  # noqa: E402
-from alphazero.data import read_samples  # noqa: E402
+from alphazero.shards import read_samples  # noqa: E402
 from alphazero.pipeline import create_run, run  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def test_ray_pipeline_survives_a_killed_actor(tmp_path, local_ray):
                                       "selfplay.parallel_games=4"])
     rd = str(tmp_path / "run")
     create_run(rd, cfg)
-    rows = run(rd, progress=False, log=lambda _: None, ray_address="auto")
+    rows = run(rd, ray_address="auto")
     assert local_ray.exists(), "an actor was killed during the run"
     assert [r["iteration"] for r in rows] == [1]
     data = tmp_path / "run" / "data" / "iter_0001"

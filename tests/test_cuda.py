@@ -37,7 +37,7 @@ def test_cuda_evaluator_matches_cpu():
 
 @pytest.mark.skipif(not CUDA, reason="no CUDA device")
 def test_cuda_training_step_with_autocast():
-    from alphazero.data import Samples
+    from alphazero.shards import Samples
 
     torch.manual_seed(0)
     net = build_net(NetConfig(preset="tiny"), "cuda")
@@ -46,5 +46,5 @@ def test_cuda_training_step_with_autocast():
                 rng.dirichlet(np.ones(7), 64).astype(np.float32),
                 rng.choice([-1.0, 1.0], 64).astype(np.float32))
     fit = Trainer(net, TrainConfig(batch_size=32, epochs=2), torch.device("cuda")).fit(
-        s, s, progress=False)
+        s, s)
     assert np.isfinite(fit.train["total"]) and fit.steps == 4

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alphazero.game import (
-    BOARD_MASK, COLS, Boards, IllegalMoveError, State, batch_key, batch_legal, batch_lost,
+    BOARD_MASK, COLS, Boards, IllegalMoveError, State, batch_legal, batch_lost,
     batch_mirror, batch_play, mirror_bits,
 )
 
@@ -33,7 +33,7 @@ def expand(own, mask, dedupe):
     rows, cols = np.nonzero(legal)
     o, m, _, _ = batch_play(own[rows], mask[rows], cols)
     if dedupe:
-        _, first = np.unique(batch_key(o, m), return_index=True)
+        _, first = np.unique(o + m, return_index=True)  # own + mask: unique per position (Pons)
         o, m = o[first], m[first]
     return o, m
 

@@ -5,7 +5,9 @@ import pytest
 
 from alphazero.config import MCTSConfig
 from alphazero.game import Boards, State, batch_lost
-from alphazero.mcts import apply_temperature, dirichlet_noise, sample_moves, search
+from alphazero.exploration import apply_temperature, dirichlet_noise, sample_moves
+from alphazero.mcts import search
+from alphazero.tree import UNEXPANDED
 from alphazero.positions import PONS, load_positions, path_of
 
 from .fakes import CountingEvaluator, hashed_evaluator, uniform_evaluator
@@ -49,7 +51,7 @@ def test_terminal_nodes_are_never_expanded_or_evaluated():
     res = run(["121212", "12121", "445566"], ev)
     t = res.tree
     assert t.terminal.any()
-    assert np.all(t.children[t.terminal] == 0)
+    assert np.all(t.children[t.terminal] == UNEXPANDED)
     assert np.all(t.edge_n[t.terminal] == 0)
     # Terminal nodes keep the exact value for their side to move: -1 after a winning move.
     won = batch_lost(t.own[t.terminal], t.mask[t.terminal])
@@ -128,7 +130,7 @@ GUMBEL = MCTSConfig(num_simulations=64, root_selection="gumbel")
 
 
 def test_halving_schedule_is_sequential_halving():
-    from alphazero.mcts import halving_schedule
+    from alphazero.roots import halving_schedule
 
     for m in range(1, 8):
         for sims in (1, 7, 16, 64, 200):

@@ -17,8 +17,10 @@ import torch
 
 from alphazero.checkpoint import load, save
 from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig, load as load_config
-from alphazero.data import list_data_files, read_samples
+from alphazero.dataset import list_data_files
+from alphazero.shards import read_samples
 from alphazero.net import build_net
+from alphazero.report import Reporter
 from alphazero.selfplay import run_pool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +186,7 @@ def test_memory_is_bounded_across_iterations(tmp_path):
                                              "train.replay_iterations=2"])
     create_run(str(tmp_path / "run"), cfg)
     rss = []
-    run(str(tmp_path / "run"), progress=False, log=lambda line: rss.append(_rss_mb()))
+    run(str(tmp_path / "run"), console=Reporter(log=lambda line: rss.append(_rss_mb())))
     after = rss[1:]  # rss[0] is the start line; after[i] = after iteration i + 1
     assert len(after) == 6
     print("RSS MB after each iteration:", [round(x, 1) for x in after])
@@ -198,13 +200,13 @@ def test_selfplay_is_reproducible_and_workers_differ(tmp_path):
     sp = SelfPlayConfig(games=6, parallel_games=3, chunk_games=3, seed=11)
     mc = MCTSConfig(num_simulations=12)
     for name in ("a", "b"):
-        run_pool(str(ck), NetConfig(preset="tiny"), mc, sp, str(tmp_path / name), progress=False)
+        run_pool(str(ck), NetConfig(preset="tiny"), mc, sp, str(tmp_path / name))
     for chunk in ("chunk_00000.pkl", "chunk_00001.pkl"):
         a, b = read_samples(tmp_path / "a" / chunk), read_samples(tmp_path / "b" / chunk)
         assert np.array_equal(a.states, b.states) and np.array_equal(a.policies, b.policies)
         assert np.array_equal(a.values, b.values)
     other = SelfPlayConfig(games=6, parallel_games=3, chunk_games=3, seed=12)
-    run_pool(str(ck), NetConfig(preset="tiny"), mc, other, str(tmp_path / "c"), progress=False)
+    run_pool(str(ck), NetConfig(preset="tiny"), mc, other, str(tmp_path / "c"))
     assert not np.array_equal(read_samples(tmp_path / "c" / "chunk_00000.pkl").states[:10],
                               read_samples(tmp_path / "a" / "chunk_00000.pkl").states[:10])
 

@@ -9,7 +9,7 @@ import torch
 
 from alphazero.checkpoint import save
 from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig
-from alphazero.data import DataError, read_samples
+from alphazero.shards import DataError, read_samples
 from alphazero.encoder import decode, legal_mask
 from alphazero.game import State
 from alphazero.net import build_net
@@ -109,17 +109,9 @@ def test_games_are_reproducible_and_distinct():
     assert c != a
 
 
-@pytest.fixture(scope="module")
-def tiny_ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ck") / "tiny.pt"
-    save(path, build_net(NetConfig(preset="tiny")))
-    return str(path)
-
-
 def test_pool_writes_chunks_that_round_trip_and_resume(tmp_path, tiny_ckpt):
     out = tmp_path / "data"
-    stats = run_pool(tiny_ckpt, NetConfig(preset="tiny"), MCTS, SP, str(out), progress=False)
+    stats = run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, SP, str(out))
     assert stats["games"] == 12 and stats["chunks"] == 3
     files = sorted(os.listdir(out))
     assert files == ["chunk_00000.pkl", "chunk_00001.pkl", "chunk_00002.pkl"]
@@ -129,22 +121,21 @@ def test_pool_writes_chunks_that_round_trip_and_resume(tmp_path, tiny_ckpt):
         assert s.states.dtype == np.int8 and s.states.shape[1:] == (3, 6, 7)
         assert s.policies.dtype == np.float32 and s.values.dtype == np.float32
         assert s.meta["games"] == 4 and s.meta["sims"] == MCTS.num_simulations
-        assert s.meta["checkpoint"] == tiny_ckpt and "created" in s.meta
+        assert s.meta["checkpoint"] == str(tiny_ckpt) and "created" in s.meta
         total += len(s)
     assert total == stats["positions"]
     # A second run finds every chunk done and plays nothing; a lost chunk is replayed alone.
     before = (out / "chunk_00001.pkl").read_bytes()
-    assert run_pool(tiny_ckpt, NetConfig(preset="tiny"), MCTS, SP, str(out),
-                    progress=False)["games"] == 0
+    assert run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, SP, str(out))["games"] == 0
     os.remove(out / "chunk_00002.pkl")
-    again = run_pool(tiny_ckpt, NetConfig(preset="tiny"), MCTS, SP, str(out), progress=False)
+    again = run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, SP, str(out))
     assert again["games"] == 4 and (out / "chunk_00001.pkl").read_bytes() == before
 
 
 def test_two_workers_play_different_games(tmp_path, tiny_ckpt):
     sp = SelfPlayConfig(**{**SP.__dict__, "workers": 2})
     out = tmp_path / "data"
-    stats = run_pool(tiny_ckpt, NetConfig(preset="tiny"), MCTS, sp, str(out), progress=False)
+    stats = run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, sp, str(out))
     assert stats["games"] == 12
     workers = {read_samples(out / f).meta["worker"] for f in os.listdir(out)}
     assert workers == {0, 1}
@@ -157,8 +148,7 @@ def test_a_failing_worker_stops_the_pool_with_its_traceback(tmp_path):
     bad.write_bytes(b"not a checkpoint at all")
     sp = SelfPlayConfig(**{**SP.__dict__, "workers": 2})
     with pytest.raises(WorkerError, match="CheckpointError"):
-        run_pool(str(bad), NetConfig(preset="tiny"), MCTS, sp, str(tmp_path / "d"),
-                 progress=False)
+        run_pool(str(bad), NetConfig(preset="tiny"), MCTS, sp, str(tmp_path / "d"))
 
 
 def test_hostile_and_truncated_files_are_refused(tmp_path):

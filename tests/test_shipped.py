@@ -6,11 +6,10 @@ from pathlib import Path
 import pytest
 
 from alphazero.arena import GreedyPlayer, MCTSPlayer, play_match
-from alphazero.checkpoint import load
+from alphazero.checkpoint import default_path as default_checkpoint, load
 from alphazero.config import load as load_config
 from alphazero.mcts import match_config
 from alphazero.net import make_evaluator
-from alphazero.play import default_checkpoint
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 

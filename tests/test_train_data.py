@@ -6,9 +6,8 @@ import numpy as np
 import torch
 
 from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig, TrainConfig
-from alphazero.data import (
-    Samples, import_seed, load_dataset, minibatches, read_samples, split_by_game, write_samples,
-)
+from alphazero.dataset import load_dataset, minibatches, split_by_game
+from alphazero.shards import Samples, import_seed, read_samples, write_samples
 from alphazero.encoder import mirror_planes, mirror_policy
 from alphazero.net import build_net
 from alphazero.selfplay import play_games
@@ -96,7 +95,7 @@ def test_trainer_lowers_the_loss_and_keeps_optimizer_state():
     cfg = TrainConfig(batch_size=64, epochs=30, lr=3e-3, device="cpu")
     trainer = Trainer(net, cfg, torch.device("cpu"))
     before = trainer.evaluate(s)["total"]
-    fit = trainer.fit(s, s, progress=False)
+    fit = trainer.fit(s, s)
     assert fit.val["total"] < before - 0.5
     state = trainer.opt.state_dict()
     assert state["state"], "AdamW moments exist after training"
@@ -113,7 +112,7 @@ def test_cosine_schedule():
 def test_import_seed_rejects_malformed_entries():
     import pytest
 
-    from alphazero.data import DataError
+    from alphazero.shards import DataError
 
     with pytest.raises(DataError, match="wrong shape"):
         import_seed([[np.zeros((6, 7)), np.ones(7) / 7, 0]])
@@ -122,7 +121,8 @@ def test_import_seed_rejects_malformed_entries():
 
 
 def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
-    from alphazero.data import DataError, mix_value_targets, shard_bytes
+    from alphazero.dataset import mix_value_targets
+    from alphazero.shards import DataError, shard_bytes
 
     d = tmp_path / "iter_0001"
     d.mkdir()
@@ -132,10 +132,10 @@ def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
     old = Samples(s.states[:5], s.policies[:5], s.values[:5])
     write_samples(d / "chunk_00001.pkl", old, {"game_lengths": [5]})
     ds = load_dataset([str(d)])
-    q = ds.samples.q()
+    q = ds.samples.root_values
     assert np.array_equal(q[:len(s)], s.root_values) and np.isnan(q[len(s):]).all()
     tr, va = split_by_game(ds.game, 0.3, seed=1)
-    assert np.array_equal(ds.samples.take(tr).q(), q[tr], equal_nan=True)
+    assert np.array_equal(ds.samples.take(tr).root_values, q[tr], equal_nan=True)
 
     mixed = mix_value_targets(ds.samples, 0.5)
     z = ds.samples.values
@@ -167,7 +167,7 @@ def test_value_q_weight_moves_the_value_head_towards_q():
         net = build_net(NetConfig(preset="tiny"), "cpu")
         cfg = TrainConfig(batch_size=64, epochs=6.0, lr=3e-3, mirror=False, device="cpu",
                           value_q_weight=w, weight_decay=0.0)
-        Trainer(net, cfg, torch.device("cpu")).fit(pos, Samples.empty(), progress=False)
+        Trainer(net, cfg, torch.device("cpu")).fit(pos, Samples.empty())
         with torch.no_grad():
             outs.append(net(torch.from_numpy(pos.states[:1]).float())[1].item())
     assert outs[0] > 0.5 and abs(outs[1]) < 0.2, outs

@@ -1,4 +1,4 @@
-"""Training data on disk: pickled (state, policy, value) shards, read without running code.
+"""The dataset shard format: pickled (state, policy, value) files, read without running code.
 
 Our shard format (one file per chunk of self-play games, ``.pkl``)::
 
@@ -6,13 +6,15 @@ Our shard format (one file per chunk of self-play games, ``.pkl``)::
      "states": int8 [n, 3, 6, 7]  (encoder planes, side to move's view),
      "policies": float32 [n, 7]   (search visit distribution, rows sum to 1),
      "values": float32 [n]        (final result from the side to move's view: +1, 0, -1),
-     "root_values": float32 [n]   (optional: the root search value, same view, in [-1, 1]),
+     "root_values": float32 [n]   (optional: the root search value, same view, in [-1, 1];
+                                   NaN where not recorded),
      "meta": {"checkpoint": str, "iteration": int, "sims": int, "seed": int, "games": int,
               "created": ISO time, ...}}
 
 Every file is read through ``SafeUnpickler``, which admits only the globals that numpy arrays
 need; anything else (a hostile payload) is refused before it can run. The seed blog's own
 format (a pickled list of ``[s (6, 7, 3), p (7,), v]``) is imported through the same gate.
+What training makes of shards (window, split, minibatches) is ``dataset.py``.
 """
 
 from __future__ import annotations
@@ -20,14 +22,13 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-from . import faults
+from . import atomic
 from .game import COLS, ROWS
 
 FORMAT = "alphazero-c4-data"
@@ -84,8 +85,8 @@ def safe_load(path: str | os.PathLike) -> Any:
 @dataclass
 class Samples:
     """A block of training positions: states int8 [n, 3, 6, 7], policies float32 [n, 7],
-    values float32 [n] (game results), and optionally root_values float32 [n] (root search
-    values; None, or NaN entries, where not recorded)."""
+    values float32 [n] (game results z), root_values float32 [n] (root search values; NaN
+    where not recorded, e.g. the seed's data; None given = none recorded)."""
 
     states: np.ndarray
     policies: np.ndarray
@@ -93,14 +94,16 @@ class Samples:
     meta: dict = field(default_factory=dict)
     root_values: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        if self.root_values is None:
+            self.root_values = np.full(len(self.values), np.nan, np.float32)
+
     def __len__(self) -> int:
         return int(self.values.shape[0])
 
-    def q(self) -> np.ndarray:
-        """Root search values, float32 [n], NaN where not recorded."""
-        if self.root_values is None:
-            return np.full(len(self), np.nan, np.float32)
-        return self.root_values
+    def has_root_values(self) -> bool:
+        """True when at least one position carries its root search value."""
+        return bool(np.isfinite(self.root_values).any())
 
     @classmethod
     def empty(cls) -> Samples:
@@ -111,56 +114,24 @@ class Samples:
     def concat(cls, parts: list[Samples]) -> Samples:
         if not parts:
             return cls.empty()
-        q = (np.concatenate([p.q() for p in parts])
-             if any(p.root_values is not None for p in parts) else None)
         return cls(np.concatenate([p.states for p in parts]),
                    np.concatenate([p.policies for p in parts]),
-                   np.concatenate([p.values for p in parts]), root_values=q)
+                   np.concatenate([p.values for p in parts]),
+                   root_values=np.concatenate([p.root_values for p in parts]))
 
     def take(self, idx: np.ndarray | slice) -> Samples:
         """The positions ``idx`` (an index array or a slice)."""
         return Samples(self.states[idx], self.policies[idx], self.values[idx],
-                       root_values=None if self.root_values is None else self.root_values[idx])
-
-
-def mix_value_targets(samples: Samples, q_weight: float) -> Samples:
-    """Value targets ``(1 - w) * z + w * q`` where a root value q is recorded, z elsewhere."""
-    if q_weight <= 0 or samples.root_values is None:
-        return samples
-    q = samples.root_values
-    mixed = np.where(np.isnan(q), samples.values, (1 - q_weight) * samples.values + q_weight * q)
-    return Samples(samples.states, samples.policies, mixed.astype(np.float32), samples.meta,
-                   samples.root_values)
+                       root_values=self.root_values[idx])
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
-    """Write ``payload`` to a temp file in the same folder, fsync, then ``os.replace``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            faults.point("write", path)
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        faults.point("replace", path)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def write_samples(path: str | os.PathLike, samples: Samples, meta: dict | None = None) -> None:
     """Write a shard atomically (readers never see half a file)."""
-    atomic_write_bytes(path, shard_bytes(samples, meta))
+    atomic.write_bytes(path, shard_bytes(samples, meta))
 
 
 def shard_bytes(samples: Samples, meta: dict | None = None) -> bytes:
@@ -172,7 +143,7 @@ def shard_bytes(samples: Samples, meta: dict | None = None) -> bytes:
         "values": np.ascontiguousarray(samples.values, dtype=np.float32),
         "meta": {**samples.meta, **(meta or {})},
     }
-    if samples.root_values is not None:
+    if samples.has_root_values():
         obj["root_values"] = np.ascontiguousarray(samples.root_values, dtype=np.float32)
     return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -270,100 +241,3 @@ def import_seed(entries: list, path: str = "<seed data>") -> Samples:
     pol = np.array(policies, np.float32)
     _validate(path, st, pol, values)
     return Samples(st.astype(np.int8), pol, values, {"source": "seed", "file": path})
-
-
-# --------------------------------------------------------------------------------------------
-# Datasets for training: files in folders, a bounded window, a game-level split, minibatches
-# --------------------------------------------------------------------------------------------
-
-_NOT_DATA = (".tmp", ".json", ".jsonl", ".yaml", ".yml", ".txt", ".md", ".pt", ".log")
-
-
-def list_data_files(dirs: list[str]) -> list[str]:
-    """Dataset files in ``dirs``, in folder order then name order. Hidden files, temp files
-    and obvious non-data (json, yaml, checkpoints) are skipped; every other file is data (our
-    ``.pkl`` shards and the seed's extension-less files)."""
-    files = []
-    for d in dirs:
-        if not os.path.isdir(d):
-            raise DataError(f"data folder {d!r} not found; pass a folder of dataset files")
-        for name in sorted(os.listdir(d)):
-            path = os.path.join(d, name)
-            if name.startswith(".") or name.endswith(_NOT_DATA) or not os.path.isfile(path):
-                continue
-            files.append(path)
-    return files
-
-
-@dataclass
-class Dataset:
-    """Positions with the game each came from: ``samples`` and ``game`` int64 [n] (a key unique
-    per game across files), so validation can hold out whole games."""
-
-    samples: Samples
-    game: np.ndarray
-    files: int
-
-
-def load_dataset(dirs: list[str], max_samples: int | None = None) -> Dataset:
-    """Read every dataset file of ``dirs``; keep at most the ``max_samples`` most recent
-    positions (later folders and files are more recent). Raises ``DataError`` on a bad file or
-    when nothing is found."""
-    files = list_data_files(dirs)
-    parts, keys, total = [], [], 0
-    # Newest first, so a bounded window never reads more than it keeps.
-    for fi, path in reversed(list(enumerate(files))):
-        s = read_samples(path)
-        lengths = s.meta.get("game_lengths")
-        if not (isinstance(lengths, list) and sum(lengths) == len(s)):
-            lengths = [len(s)]  # one game per file (the seed's format)
-        keys.append(np.repeat(fi * 100_000 + np.arange(len(lengths)), lengths))
-        parts.append(s)
-        total += len(s)
-        if max_samples is not None and total >= max_samples:
-            break
-    if not total:
-        raise DataError(f"no training positions found in {', '.join(map(repr, dirs))}; run "
-                        "self-play first or point --data at folders of dataset files")
-    samples = Samples.concat(parts[::-1])
-    game = np.concatenate(keys[::-1]).astype(np.int64)
-    if max_samples is not None and len(samples) > max_samples:
-        cut = len(samples) - max_samples
-        samples = samples.take(slice(cut, None))
-        game = game[cut:]
-    return Dataset(samples, game, len(parts))
-
-
-def split_by_game(game: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, validation) holding out about ``fraction`` of the games, whole."""
-    if fraction <= 0:
-        return np.arange(len(game)), np.zeros(0, np.int64)
-    uniq = np.unique(game)
-    rng = np.random.default_rng(seed)
-    held = rng.random(len(uniq)) < fraction
-    if held.all() and len(uniq) > 1:
-        held[rng.integers(len(uniq))] = False
-    is_val = np.isin(game, uniq[held])
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-
-
-def minibatches(samples: Samples, batch_size: int, rng: np.random.Generator,
-                mirror: bool, steps: int) -> Any:
-    """``steps`` batches (states int8 [b, 3, 6, 7], policies [b, 7], values [b]) sampled by
-    reshuffled passes; with ``mirror`` a random half of each batch is flipped left-right."""
-    n = len(samples)
-    order = rng.permutation(n)
-    pos = 0
-    for _ in range(steps):
-        if pos + batch_size > n:
-            order, pos = rng.permutation(n), 0
-        idx = order[pos:pos + batch_size]
-        pos += batch_size
-        st, pol, val = samples.states[idx], samples.policies[idx], samples.values[idx]
-        if mirror:
-            flip = rng.random(len(idx)) < 0.5
-            st = st.copy()
-            pol = pol.copy()
-            st[flip] = st[flip][..., ::-1]
-            pol[flip] = pol[flip][:, ::-1]
-        yield st, pol, val
