@@ -209,9 +209,14 @@ class TrainConfig:
     optimizer: str = F("adamw", "adamw or sgd (SGD uses momentum)")
     lr: float = F(1e-3, "learning rate (AdamW: 1e-3; SGD with momentum: ~0.02)")
     lr_schedule: str = F("constant", "constant, or cosine: decays lr to lr*lr_final_fraction "
-                                     "over the run's iterations")
+                                     "over the first lr_decay_steps optimizer steps of the run, "
+                                     "then stays there (extending a run never raises it)")
+    lr_decay_steps: int = F(20_000, "cosine: optimizer steps over which lr decays (a step = one "
+                                    "batch; the pipeline prints steps per iteration in "
+                                    "metrics.jsonl)")
     lr_final_fraction: float = F(0.1, "final lr as a fraction of lr under the cosine schedule")
     momentum: float = F(0.9, "SGD momentum (paper: 0.9)")
+    betas: list[float] = F([0.9, 0.999], "AdamW's moment decay rates (torch's defaults)")
     weight_decay: float = F(1e-4, "decoupled weight decay (paper's L2: 1e-4)")
     grad_clip: float = F(1.0, "clip the gradient's global norm to this; 0 = no clipping")
     value_weight: float = F(1.0, "weight of the value MSE against the policy cross-entropy")
@@ -243,6 +248,10 @@ class TrainConfig:
                               "cosine")
         if not 0 < self.lr_final_fraction <= 1:
             raise ConfigError(f"{prefix}.lr_final_fraction: must be in (0, 1]")
+        if self.lr_decay_steps < 1:
+            raise ConfigError(f"{prefix}.lr_decay_steps: use at least 1")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"{prefix}.betas: use two numbers in [0, 1), e.g. [0.9, 0.999]")
         if not 0 <= self.value_q_weight <= 1:
             raise ConfigError(f"{prefix}.value_q_weight: must be in [0, 1], got "
                               f"{self.value_q_weight}")

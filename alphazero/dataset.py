@@ -6,6 +6,7 @@ The file format itself is ``shards.py``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -36,27 +37,50 @@ def list_data_files(dirs: list[str]) -> list[str]:
 
 @dataclass
 class Dataset:
-    """Positions with the game each came from: ``samples`` and ``game`` int64 [n] (a key unique
-    per game across files), so validation can hold out whole games."""
+    """Positions with the game each came from: ``samples`` and ``game`` int64 [n], the game's
+    stable id (see ``game_ids``), so validation can hold out whole games."""
 
     samples: Samples
     game: np.ndarray
     files: int
 
 
+def game_ids(samples: Samples, path: str) -> np.ndarray:
+    """The stable id of each position's game, int64 [n].
+
+    A game is named by (iteration, chunk, game) from its shard's meta: the pipeline's
+    iteration, the chunk, and the self-play game id (shards written before ids were stored:
+    the game's place in its chunk). The name does not depend on which folders are loaded or in
+    what order, so a game keeps its id, and its validation verdict, for the whole run. Files
+    without chunk meta (the seed's: one game per file) are named by their folder and file name.
+    """
+    meta = samples.meta
+    lengths = meta.get("game_lengths")
+    if not (isinstance(lengths, list) and sum(lengths) == len(samples)):
+        lengths = [len(samples)]  # one game per file (the seed's format)
+    ids = meta.get("game_ids")
+    if not (isinstance(ids, list) and len(ids) == len(lengths)):
+        ids = list(range(len(lengths)))
+    if "chunk" in meta:
+        names = [f"{meta.get('iteration', '-')}:{meta['chunk']}:{g}" for g in ids]
+    else:
+        where = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(path))),
+                             os.path.basename(path))
+        names = [f"file:{where}:{g}" for g in ids]
+    keys = [int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "little") >> 1
+            for n in names]
+    return np.repeat(np.array(keys, np.int64), lengths)
+
+
 def load_dataset(dirs: list[str], max_samples: int | None = None) -> Dataset:
     """Read every dataset file of ``dirs``; keep at most the ``max_samples`` most recent
     positions (later folders and files are more recent). Raises ``DataError`` on a bad file or
     when nothing is found."""
-    files = list_data_files(dirs)
     parts, keys, total = [], [], 0
     # Newest first, so a bounded window never reads more than it keeps.
-    for fi, path in reversed(list(enumerate(files))):
+    for path in reversed(list_data_files(dirs)):
         s = read_samples(path)
-        lengths = s.meta.get("game_lengths")
-        if not (isinstance(lengths, list) and sum(lengths) == len(s)):
-            lengths = [len(s)]  # one game per file (the seed's format)
-        keys.append(np.repeat(fi * 100_000 + np.arange(len(lengths)), lengths))
+        keys.append(game_ids(s, path))
         parts.append(s)
         total += len(s)
         if max_samples is not None and total >= max_samples:
@@ -65,7 +89,7 @@ def load_dataset(dirs: list[str], max_samples: int | None = None) -> Dataset:
         raise DataError(f"no training positions found in {', '.join(map(repr, dirs))}; run "
                         "self-play first or point --data at folders of dataset files")
     samples = Samples.concat(parts[::-1])
-    game = np.concatenate(keys[::-1]).astype(np.int64)
+    game = np.concatenate(keys[::-1])
     if max_samples is not None and len(samples) > max_samples:
         cut = len(samples) - max_samples
         samples = samples.take(slice(cut, None))
@@ -73,23 +97,32 @@ def load_dataset(dirs: list[str], max_samples: int | None = None) -> Dataset:
     return Dataset(samples, game, len(parts))
 
 
+def is_held_out(game: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
+    """Whether each game id (int64 [n]) is a validation game: a fixed hash of (seed, id) below
+    ``fraction``. The verdict depends on nothing else, so it never changes during a run."""
+    with np.errstate(over="ignore"):
+        x = game.astype(np.uint64) ^ (np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15))
+        # splitmix64's finaliser: every input bit moves every output bit.
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / 2.0 ** 53 < fraction
+
+
 def split_by_game(game: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, validation) holding out about ``fraction`` of the games, whole."""
-    if fraction <= 0:
-        return np.arange(len(game)), np.zeros(0, np.int64)
-    uniq = np.unique(game)
-    rng = np.random.default_rng(seed)
-    held = rng.random(len(uniq)) < fraction
-    if held.all() and len(uniq) > 1:
-        held[rng.integers(len(uniq))] = False
-    is_val = np.isin(game, uniq[held])
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    """Indices (train, validation): whole games held out by ``is_held_out``. When that would
+    hold out every game of the window, none is (there is nothing to train on otherwise)."""
+    held = is_held_out(game, fraction, seed) if fraction > 0 else np.zeros(len(game), bool)
+    if held.all():
+        held[:] = False
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
-def minibatches(samples: Samples, batch_size: int, rng: np.random.Generator,
-                mirror: bool, steps: int) -> Any:
-    """``steps`` batches (states int8 [b, 3, 6, 7], policies [b, 7], values [b]) sampled by
-    reshuffled passes; with ``mirror`` a random half of each batch is flipped left-right."""
+def minibatches(samples: Samples, targets: np.ndarray, batch_size: int,
+                rng: np.random.Generator, mirror: bool, steps: int) -> Any:
+    """``steps`` batches (states int8 [b, 3, 6, 7], policies [b, 7], results z [b], value
+    targets [b]) sampled by reshuffled passes; ``targets`` float32 [n] (see ``value_targets``);
+    with ``mirror`` a random half of each batch is flipped left-right."""
     n = len(samples)
     order = rng.permutation(n)
     pos = 0
@@ -98,19 +131,18 @@ def minibatches(samples: Samples, batch_size: int, rng: np.random.Generator,
             order, pos = rng.permutation(n), 0
         idx = order[pos:pos + batch_size]
         pos += batch_size
-        st, pol, val = samples.states[idx], samples.policies[idx], samples.values[idx]
+        st, pol = samples.states[idx], samples.policies[idx]
         if mirror:
             flip = rng.random(len(idx)) < 0.5
             st[flip] = mirror_planes(st[flip])
             pol[flip] = mirror_policy(pol[flip])
-        yield st, pol, val
+        yield st, pol, samples.values[idx], targets[idx]
 
 
-def mix_value_targets(samples: Samples, q_weight: float) -> Samples:
-    """Value targets ``(1 - w) * z + w * q`` where a root value q is recorded, z elsewhere."""
+def value_targets(samples: Samples, q_weight: float) -> np.ndarray:
+    """Value targets ``(1 - w) * z + w * q`` where a root value q is recorded, z elsewhere:
+    float32 [n]."""
+    z, q = samples.values, samples.root_values
     if q_weight <= 0:
-        return samples
-    q = samples.root_values
-    mixed = np.where(np.isnan(q), samples.values, (1 - q_weight) * samples.values + q_weight * q)
-    return Samples(samples.states, samples.policies, mixed.astype(np.float32), samples.meta,
-                   samples.root_values)
+        return z
+    return np.where(np.isnan(q), z, (1 - q_weight) * z + q_weight * q).astype(np.float32)

@@ -38,7 +38,7 @@ from .positions import PONS, LabelledPosition, load_positions, path_of, score_po
 from .report import SILENT, Reporter, read_metrics
 from .selfplay import run_pool
 from .shards import read_samples
-from .train import lr_at, train_and_save
+from .train import train_and_save
 
 
 @dataclass(frozen=True)
@@ -206,9 +206,7 @@ def train_candidate(it: int, cfg: Config, paths: RunPaths, device,
         prev = paths.candidate(it - 1)
         start = checkpoint.load(prev if os.path.exists(prev) else paths.best, device,
                                 expect=cfg.net)
-        train_and_save(start, dirs, t, device, cand, iteration=it,
-                       lr=lr_at(t, it, cfg.pipeline.iterations), seed=it, split_seed=t.seed + it,
-                       reporter=dataclasses.replace(reporter, log=None))
+        train_and_save(start, dirs, t, device, cand, iteration=it, seed=it, reporter=reporter)
     return checkpoint.load(cand, device, expect=cfg.net)
 
 
@@ -294,6 +292,8 @@ def _row(it: int, cfg: Config, positions: int, stats: dict, train_meta: dict, ev
         "train": train_meta.get("train", {}),
         "val": train_meta.get("val", {}),
         "window_positions": train_meta.get("window_positions"),
+        "train_steps": train_meta.get("steps"),
+        "global_step": train_meta.get("global_step"),
         "arena": {k: ev[k] for k in ("wins", "draws", "losses", "score", "promoted")},
         "elo": ev["elo"],
         "reference": ev["reference"],

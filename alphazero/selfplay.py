@@ -227,6 +227,7 @@ def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks
             payload = shard_bytes(Samples.concat([r.samples for r in recs]), {
                 **meta, "chunk": c, "games": len(recs), "created": now_iso(),
                 "results": [r.result for r in recs],
+                "game_ids": [r.game_id for r in recs],
                 "game_lengths": [len(r.samples) for r in recs],
                 "game_moves": [len(r.moves) for r in recs]})
             if on_chunk is not None:

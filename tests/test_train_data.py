@@ -11,6 +11,7 @@ from alphazero.shards import Samples, import_seed, read_samples, write_samples
 from alphazero.encoder import mirror_planes, mirror_policy
 from alphazero.net import build_net
 from alphazero.selfplay import play_games
+from alphazero.report import Reporter
 from alphazero.train import Trainer, lr_at
 
 from .fakes import hashed_evaluator
@@ -74,8 +75,8 @@ def test_mirror_augmentation_flips_states_and_policies_together():
     s = Samples.concat([r.samples for r in recs])
     seen_flip = seen_plain = False
     rng = np.random.default_rng(0)
-    for st, pol, val in minibatches(s, 16, rng, mirror=True, steps=20):
-        for k in range(len(val)):
+    for st, pol, z, _ in minibatches(s, s.values, 16, rng, mirror=True, steps=20):
+        for k in range(len(z)):
             plain = np.flatnonzero((s.states == st[k]).all(axis=(1, 2, 3))
                                    & (s.policies == pol[k]).all(axis=1))
             flipped = np.flatnonzero(
@@ -103,10 +104,13 @@ def test_trainer_lowers_the_loss_and_keeps_optimizer_state():
     assert again.opt.state_dict()["state"].keys() == state["state"].keys()
 
 
-def test_cosine_schedule():
-    cfg = TrainConfig(lr=1.0, lr_schedule="cosine", lr_final_fraction=0.1)
-    assert lr_at(cfg, 1, 10) == 1.0 and abs(lr_at(cfg, 10, 10) - 0.1) < 1e-9
-    assert lr_at(TrainConfig(lr=0.5), 7, 10) == 0.5
+def test_cosine_schedule_is_keyed_to_steps_and_ends_constant():
+    cfg = TrainConfig(lr=1.0, lr_schedule="cosine", lr_final_fraction=0.1, lr_decay_steps=100)
+    assert lr_at(cfg, 0) == 1.0 and abs(lr_at(cfg, 50) - 0.55) < 1e-9
+    lrs = [lr_at(cfg, k) for k in range(300)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:])), "never rises, however long the run"
+    assert all(abs(x - 0.1) < 1e-9 for x in lrs[100:])
+    assert lr_at(TrainConfig(lr=0.5), 7) == 0.5
 
 
 def test_import_seed_rejects_malformed_entries():
@@ -121,7 +125,7 @@ def test_import_seed_rejects_malformed_entries():
 
 
 def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
-    from alphazero.dataset import mix_value_targets
+    from alphazero.dataset import value_targets
     from alphazero.shards import DataError, shard_bytes
 
     d = tmp_path / "iter_0001"
@@ -137,11 +141,11 @@ def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
     tr, va = split_by_game(ds.game, 0.3, seed=1)
     assert np.array_equal(ds.samples.take(tr).root_values, q[tr], equal_nan=True)
 
-    mixed = mix_value_targets(ds.samples, 0.5)
+    mixed = value_targets(ds.samples, 0.5)
     z = ds.samples.values
     want = np.where(np.isnan(q), z, 0.5 * z + 0.5 * q)
-    assert np.allclose(mixed.values, want) and np.array_equal(mixed.values[len(s):], z[len(s):])
-    assert mix_value_targets(ds.samples, 0.0) is ds.samples
+    assert np.allclose(mixed, want) and np.array_equal(mixed[len(s):], z[len(s):])
+    assert value_targets(ds.samples, 0.0) is ds.samples.values
 
     # Out-of-range or misshapen root values are refused with a message naming the file.
     bad = Samples(s.states, s.policies, s.values, root_values=s.root_values * 0 + 3)
@@ -171,3 +175,57 @@ def test_value_q_weight_moves_the_value_head_towards_q():
         with torch.no_grad():
             outs.append(net(torch.from_numpy(pos.states[:1]).float())[1].item())
     assert outs[0] > 0.5 and abs(outs[1]) < 0.2, outs
+
+
+def test_validation_games_never_reach_training_across_a_sliding_window(tmp_path, monkeypatch):
+    """A real pipeline, window of 2 iterations over 6: every position's game id is recorded
+    where the trainer splits; no validation id is ever in any iteration's training set."""
+    from alphazero import config, pipeline, train
+
+    seen = []
+    real_split = train.split_by_game
+
+    def spy(game, fraction, seed=0):
+        tr, va = real_split(game, fraction, seed)
+        seen.append((set(game[tr].tolist()), set(game[va].tolist())))
+        return tr, va
+
+    monkeypatch.setattr(train, "split_by_game", spy)
+    cfg = config.load("configs/smoke.yaml", [
+        "pipeline.iterations=6", "train.replay_iterations=2", "train.validation_fraction=0.3",
+        "selfplay.workers=1", "pipeline.eval_games=0", "pipeline.positions_eval=false"])
+    pipeline.create_run(str(tmp_path / "run"), cfg)
+    pipeline.run(str(tmp_path / "run"))
+    assert len(seen) == 6
+    trained = set().union(*(t for t, _ in seen))
+    held = set().union(*(v for _, v in seen))
+    assert held and not trained & held
+    # The window slid: later iterations saw games the first never did, and dropped old ones.
+    assert seen[-1][0] - seen[0][0] and seen[0][0] - seen[-1][0]
+
+
+def test_resume_takes_weight_decay_and_optimizer_from_the_config():
+    recs = games(4, seed=2)
+    s = Samples.concat([r.samples for r in recs])
+    torch.manual_seed(0)
+    net = build_net(NetConfig(preset="tiny"))
+    first = Trainer(net, TrainConfig(batch_size=32, epochs=1, weight_decay=1e-4), torch.device("cpu"))
+    first.fit(s, Samples.empty())
+    state = first.opt.state_dict()
+    assert state["param_groups"][0]["weight_decay"] == 1e-4
+
+    again = Trainer(net, TrainConfig(batch_size=32, epochs=1, weight_decay=0.05, betas=[0.8, 0.99]),
+                    torch.device("cpu"), optimizer_state=state)
+    assert again.opt.state_dict()["state"], "the moments carried over"
+    groups = again.opt.param_groups
+    assert groups[0]["weight_decay"] == 0.05 and groups[1]["weight_decay"] == 0.0
+    assert groups[0]["betas"] == (0.8, 0.99)
+
+    notices = []
+    sgd = Trainer(net, TrainConfig(batch_size=32, epochs=1, optimizer="sgd", lr=0.02,
+                                   momentum=0.8), torch.device("cpu"), optimizer_state=state,
+                  reporter=Reporter(log=notices.append))
+    fit = sgd.fit(s, Samples.empty())
+    assert isinstance(sgd.opt, torch.optim.SGD) and np.isfinite(fit.train["total"])
+    assert sgd.opt.param_groups[0]["momentum"] == 0.8
+    assert len(notices) == 1 and "fresh sgd optimizer" in notices[0]
