@@ -1,4 +1,4 @@
-"""Matches between players, reference opponents, promotion and Elo.
+"""Matches between players, reference opponents and the promotion rule.
 
 A player is anything with ``select(boards) -> columns``: it picks one column for every position
 of a batch, so a whole match runs as batches across games. Reference opponents:
@@ -11,11 +11,10 @@ of a batch, so a whole match runs as batches across games. Reference opponents:
 
 from __future__ import annotations
 
-import math
 import os
 import random
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from .game import (
     playable_cells, winning_cells,
 )
 from .mcts import match_config, search
+from .ratings import MatchElo, match_elo, promotion_verdict
 from .report import SILENT, Reporter
 
 
@@ -194,18 +194,12 @@ class MatchResult:
     def score(self) -> float:
         return (self.wins + 0.5 * self.draws) / max(self.n, 1)
 
-    def elo(self) -> float:
-        """Elo difference of A over B implied by the score (clamped off 0 and 1)."""
-        return elo_from_score(self.score, self.n)
+    def elo(self) -> MatchElo:
+        """Elo difference of A over B implied by the score, with its 95% interval."""
+        return match_elo(self.wins, self.draws, self.losses)
 
     def summary(self) -> str:
         return f"W{self.wins}/D{self.draws}/L{self.losses} (score {self.score:.3f})"
-
-
-def elo_from_score(score: float, n: int) -> float:
-    eps = 0.5 / max(n, 1)
-    s = min(max(score, eps), 1 - eps)
-    return -400.0 * math.log10(1 / s - 1)
 
 
 def openings(count: int, plies: int, seed: int) -> list[str]:
@@ -229,19 +223,25 @@ def openings(count: int, plies: int, seed: int) -> list[str]:
 
 
 def play_match(a: Player, b: Player, games: int, opening_plies: int = 2, seed: int = 0,
-               parallel: int = 64, reporter: Reporter = SILENT) -> MatchResult:
+               parallel: int = 64, reporter: Reporter = SILENT,
+               stop: Callable[[MatchResult, bool], bool] | None = None) -> MatchResult:
     """``games`` games of A against B; each opening is played twice, A first then B first.
-    Up to ``parallel`` games run at once, each player choosing for all its games in one call."""
+    Up to ``parallel`` games run at once (rounded down to pairs), each player choosing for all
+    its games in one call. ``stop(result, final)``, asked after every batch, ends the match
+    early when it returns True."""
     opens = openings((games + 1) // 2, opening_plies, seed)
     jobs = [(opens[g // 2], g % 2 == 0) for g in range(games)]  # (opening, A moves first)
+    step = max(2, parallel - parallel % 2)
     result = MatchResult()
     bar = reporter.bar(games, "arena", "game")
-    for start in range(0, games, parallel):
-        for moves, r in _play_batch(a, b, jobs[start:start + parallel], bar):
+    for start in range(0, games, step):
+        for moves, r in _play_batch(a, b, jobs[start:start + step], bar):
             result.wins += r == 1
             result.draws += r == 0
             result.losses += r == -1
             result.games.append((moves, r))
+        if stop is not None and stop(result, start + step >= games):
+            break
     bar.close()
     return result
 
@@ -279,13 +279,32 @@ def _play_batch(a: Player, b: Player, jobs: list[tuple[str, bool]],
 
 
 def arena_match(candidate: Evaluate, best: Evaluate, cfg: ArenaConfig, mcts: MCTSConfig,
-                seed: int, reporter: Reporter = SILENT) -> MatchResult:
-    """Candidate (A) against best (B) with search at ``cfg.num_simulations``, no noise."""
+                seed: int, reporter: Reporter = SILENT) -> tuple[MatchResult, bool]:
+    """Candidate (A) against best (B) with search at ``cfg.num_simulations``, no noise, until
+    the promotion rule has its answer; returns the games played and whether to promote."""
     m = match_config(mcts, cfg.num_simulations)
-    return play_match(MCTSPlayer(candidate, m, "candidate"), MCTSPlayer(best, m, "best"),
-                      cfg.games, cfg.opening_plies, seed, cfg.parallel_games, reporter)
+    verdict: list[bool] = []
+
+    def decided(result: MatchResult, final: bool) -> bool:
+        v = promotion(result, cfg, final)
+        if v is not None:
+            verdict.append(v)
+        return v is not None
+
+    result = play_match(MCTSPlayer(candidate, m, "candidate"), MCTSPlayer(best, m, "best"),
+                        cfg.games, cfg.opening_plies, seed, cfg.parallel_games, reporter, decided)
+    return result, verdict[-1]
 
 
-def promote(result: MatchResult, cfg: ArenaConfig) -> bool:
-    """The promotion rule: score (wins + draws/2)/games reaches the threshold, or no gating."""
-    return (not cfg.gating) or result.score >= cfg.threshold
+def promotion(result: MatchResult, cfg: ArenaConfig, final: bool = True) -> bool | None:
+    """The promotion rule, asked after a batch of games: True (promote), False (keep the
+    best) or None (play on). Without gating, always promote; with ``cfg.alpha`` > 0, promote
+    only when the candidate is better at that error rate (``ratings.promotion_verdict``);
+    with ``alpha`` = 0, when the final score reaches ``cfg.threshold``."""
+    if not cfg.gating:
+        return True
+    if cfg.alpha > 0:
+        looks = -(-cfg.games // max(2, cfg.parallel_games - cfg.parallel_games % 2))
+        return promotion_verdict(result.wins, result.draws, result.losses, cfg.alpha, looks,
+                                 final)
+    return result.score >= cfg.threshold if final else None

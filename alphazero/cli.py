@@ -148,9 +148,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.close()
     val = f", validation loss {fit.val['total']:.4f}" if fit.val else ""
-    print(f"train: {fit.steps} steps, loss {fit.train['total']:.4f} (value "
-          f"{fit.train['value']:.4f}, policy {fit.train['policy']:.4f}){val}, "
-          f"{fit.samples_per_s:.0f} samples/s -> {args.out}")
+    print(f"train: {fit.positions} positions ({fit.held_out} held out) from {fit.files} files, "
+          f"net {start.net.cfg.describe()}, device {device}: {fit.steps} steps, loss "
+          f"{fit.train['total']:.4f} (value {fit.train['value']:.4f}, policy "
+          f"{fit.train['policy']:.4f}){val}, {fit.samples_per_s:.0f} samples/s -> {args.out}")
     return 0
 
 
@@ -250,12 +251,14 @@ def _evaluate_match(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
     b = _player(args.opponent, cfg, args.device, sims, args.seed + 1)
     r = play_match(a, b, args.games, cfg.arena.opening_plies, args.seed,
                    cfg.arena.parallel_games, reporter=_console(args))
-    print(f"{spec} vs {args.opponent}: {r.summary()} over {r.n} games, Elo difference "
-          f"{r.elo():+.0f}")
+    elo = r.elo()
+    print(f"{spec} vs {args.opponent}: {r.summary()} over {r.n} games, Elo difference {elo} "
+          "(95% interval)")
     if args.json:
         print(json.dumps({"player": spec, "opponent": args.opponent, "games": r.n,
                           "wins": r.wins, "draws": r.draws, "losses": r.losses,
-                          "score": r.score, "elo": r.elo(), "sims": sims}))
+                          "score": r.score, "elo": elo.elo, "elo_ci": [elo.lo, elo.hi],
+                          "sims": sims}))
     return 0
 
 

@@ -270,9 +270,17 @@ class TrainConfig:
 class ArenaConfig:
     """Candidate against the best net: promotion by match score."""
 
-    games: int = F(40, "games per match, colours alternating (an even number)")
+    games: int = F(40, "most games per match, colours alternating (an even number); the match "
+                       "stops earlier once the promotion rule has its answer")
     num_simulations: int = F(50, "simulations per move for both players")
-    threshold: float = F(0.55, "promote when (wins + draws/2) / games reaches this")
+    alpha: float = F(0.05, "promotion's error rate: the chance of promoting a candidate that is "
+                           "no better than the best. Promote when the score's one-sided lower "
+                           "confidence bound at this level (split over the match's looks, one "
+                           "per batch of parallel_games) is above 1/2; 0 = the plain threshold "
+                           "rule below")
+    threshold: float = F(0.55, "with alpha = 0: promote when (wins + draws/2) / games reaches "
+                               "this (0.55 is common; an equal candidate reaches it in ~27% "
+                               "of 40-game matches with 20% draws)")
     opening_plies: int = F(2, "random opening moves before the players take over; each "
                               "opening is played twice with colours swapped")
     gating: bool = F(True, "false = always promote the candidate (AlphaZero without gating); "
@@ -288,6 +296,8 @@ class ArenaConfig:
                               "range; use at least 1")
         if not 0 < self.threshold <= 1:
             raise ConfigError(f"{prefix}.threshold: must be in (0, 1], got {self.threshold}")
+        if not 0 <= self.alpha < 0.5:
+            raise ConfigError(f"{prefix}.alpha: must be in [0, 0.5), got {self.alpha}")
         if not 0 <= self.opening_plies <= 8:
             raise ConfigError(f"{prefix}.opening_plies: must be in 0..8")
         if self.parallel_games < 1:

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import atomic, checkpoint, config, faults
-from .arena import MCTSPlayer, PolicyPlayer, arena_match, elo_from_score, play_match, promote
-from .arena import reference_player
+from .arena import MCTSPlayer, PolicyPlayer, arena_match, play_match, reference_player
 from .cluster import run_ray_pool
 from .config import Config, ConfigError
 from .mcts import match_config
 from .net import fresh_net, make_evaluator, select_device
 from .positions import PONS, LabelledPosition, load_positions, path_of, score_positions
+from .ratings import fit_elo, wilson
 from .report import SILENT, Reporter, read_metrics
 from .selfplay import run_pool
 from .shards import read_samples
@@ -70,6 +70,9 @@ class RunPaths:
     def eval(self, it: int) -> str:
         return os.path.join(self.root, "evals", f"iter_{it:04d}.json")
 
+
+#: The search's mistakes are measured on every this-many-th position of the policy's set.
+SEARCH_EVERY = 2
 
 # --------------------------------------------------------------------------------------------
 # Creating and reopening runs
@@ -212,27 +215,62 @@ def train_candidate(it: int, cfg: Config, paths: RunPaths, device,
 
 def judge(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkpoint,
           positions: list[LabelledPosition], reporter: Reporter) -> dict:
-    """The candidate against the best in the arena, the promotion decision, and the new best's
-    reference matches and policy mistakes; written to ``evals/iter_XXXX.json`` once."""
+    """The candidate against the best in the arena and the promotion decision; then the new
+    best's reference matches, its mistakes on solved positions (raw policy and search), and
+    its Elo fitted over every match of the run. Written to ``evals/iter_XXXX.json`` once."""
     if os.path.exists(paths.eval(it)):
         with open(paths.eval(it), encoding="utf-8") as fh:
             return json.load(fh)
     best = checkpoint.load(paths.best, device, expect=cfg.net)
-    result = arena_match(make_evaluator(cand.net, device), make_evaluator(best.net, device),
-                         cfg.arena, cfg.mcts, seed=it, reporter=reporter)
-    promoted = promote(result, cfg.arena)
-    prev_elo = float(best.meta.get("elo", 0.0))
+    result, promoted = arena_match(make_evaluator(cand.net, device),
+                                   make_evaluator(best.net, device), cfg.arena, cfg.mcts,
+                                   seed=it, reporter=reporter)
+    new_best = cand if promoted else best
     ev = {"iteration": it, "wins": result.wins, "draws": result.draws,
           "losses": result.losses, "score": result.score, "promoted": promoted,
-          "elo": prev_elo + (elo_from_score(result.score, result.n) if promoted else 0.0)}
-    ev["reference"] = _reference(cand.net if promoted else best.net, cfg, device, it)
-    ev["candidate_policy_mistakes"] = _policy_mistakes(cand.net, device, positions)
+          "candidate": f"iter_{it}", "best": f"iter_{best.iteration}",
+          "best_after": f"iter_{it if promoted else best.iteration}"}
+    ev["reference"] = _reference(new_best.net, cfg, device, it)
+    ev["candidate_policy_mistakes"] = _mistakes(PolicyPlayer(make_evaluator(cand.net, device)),
+                                                positions)
     # A promoted candidate is the new best: its policy was just scored.
-    ev["policy_mistakes"] = (ev["candidate_policy_mistakes"] if promoted
-                             else _policy_mistakes(best.net, device, positions))
+    ev["policy_mistakes"] = (ev["candidate_policy_mistakes"] if promoted else _mistakes(
+        PolicyPlayer(make_evaluator(best.net, device)), positions))
+    searcher = MCTSPlayer(make_evaluator(new_best.net, device),
+                          match_config(cfg.mcts, cfg.arena.num_simulations))
+    ev["search_mistakes"] = _mistakes(searcher, positions[::SEARCH_EVERY])
+    ev["search_positions"] = len(positions[::SEARCH_EVERY])
+    ev["policy_positions"] = len(positions)
+    rating = fit_elo(_matches([*_past_evals(paths, it), ev])).get(ev["best_after"])
+    ev["elo"] = rating.elo if rating else 0.0
+    ev["elo_ci"] = [rating.lo, rating.hi] if rating else None
+    ev["elo_text"] = str(rating) if rating else "n/a"
     os.makedirs(os.path.dirname(paths.eval(it)), exist_ok=True)
     atomic.write_json(paths.eval(it), ev)
     return ev
+
+
+def _past_evals(paths: RunPaths, it: int) -> list[dict]:
+    out = []
+    for i in range(1, it):
+        if os.path.exists(paths.eval(i)):
+            with open(paths.eval(i), encoding="utf-8") as fh:
+                out.append(json.load(fh))
+    return out
+
+
+def _matches(evals: list[dict]) -> list[tuple[str, str, int, int, int]]:
+    """Every recorded match of the run as (a, b, a's wins, draws, a's losses): arena games
+    between nets and the reference games of each iteration's best. Evals written before
+    players were named are left out."""
+    out = []
+    for ev in evals:
+        if "candidate" not in ev:
+            continue
+        out.append((ev["candidate"], ev["best"], ev["wins"], ev["draws"], ev["losses"]))
+        for spec, r in ev["reference"].items():
+            out.append((ev["best_after"], spec, r["wins"], r["draws"], r["losses"]))
+    return out
 
 
 def promote_if_better(it: int, ev: dict, cand: checkpoint.Checkpoint, paths: RunPaths) -> None:
@@ -240,22 +278,24 @@ def promote_if_better(it: int, ev: dict, cand: checkpoint.Checkpoint, paths: Run
     iteration)."""
     faults.point("promote")
     if ev["promoted"] and checkpoint.load(paths.best).iteration < it:
-        checkpoint.save(paths.best, cand.net, iteration=it, meta={"elo": ev["elo"]})
+        checkpoint.save(paths.best, cand.net, iteration=it,
+                        meta={"elo": ev["elo"], "elo_ci": ev.get("elo_ci")})
 
 
 def record(reporter: Reporter, row: dict, total: int, eta: float) -> None:
     """An iteration's scalars to TensorBoard, its row to metrics.jsonl, its line to the
     console."""
     it = row["iteration"]
+    for key in ("policy_mistakes", "search_mistakes", "candidate_policy_mistakes"):
+        if row.get(key) is not None:
+            reporter.scalar(f"strength/{key}", row[key], it)
+    reporter.scalar("strength/elo", row["elo"], it)
     reporter.scalar("arena/score", row["arena"]["score"], it)
     reporter.scalar("arena/promoted", float(row["arena"]["promoted"]), it)
-    reporter.scalar("elo/best", row["elo"], it)
+    reporter.scalar("arena/games", row["arena"]["wins"] + row["arena"]["draws"]
+                    + row["arena"]["losses"], it)
     for name, r in row["reference"].items():
         reporter.scalar(f"reference/{name}", r["score"], it)
-    for key, tag in (("policy_mistakes", "policy_mistake_rate"),
-                     ("candidate_policy_mistakes", "candidate_policy_mistake_rate")):
-        if row.get(key) is not None:
-            reporter.scalar(f"positions/{tag}", row[key], it)
     reporter.scalar("selfplay/positions", row["selfplay"]["positions"], it)
     faults.point("metrics")
     reporter.record(row)
@@ -264,17 +304,30 @@ def record(reporter: Reporter, row: dict, total: int, eta: float) -> None:
     reporter.flush()
 
 
+def _rate(rate: float | None, n: int | None) -> str:
+    if rate is None or not n:
+        return "n/a"
+    lo, hi = wilson(rate * n, n)
+    return f"{rate:.1%} [{lo:.1%}, {hi:.1%}]"
+
+
 def summary_line(row: dict, total: int) -> str:
-    t, a = row["train"], row["arena"]
-    refs = " ".join(f"{k} {v['score']:.0%}" for k, v in row.get("reference", {}).items())
-    pol = row.get("policy_mistakes")
-    return (f"iter {row['iteration']}/{total} | {row['selfplay']['positions']} positions "
+    """One line per iteration, strength first: the best net's mistakes on solver-labelled
+    positions (raw policy, search) with 95% intervals and its fitted Elo."""
+    t, v, a = row["train"], row["val"], row["arena"]
+    refs = " ".join(f"{k} {r['score']:.0%}" for k, r in row.get("reference", {}).items())
+    val = (f"val {v['total']:.3f}" if v else "val n/a (no game held out)")
+    strength = ""
+    if row.get("policy_mistakes") is not None:
+        strength = (f" | mistakes: policy {_rate(row['policy_mistakes'], row.get('policy_positions'))}"
+                    f", search {_rate(row.get('search_mistakes'), row.get('search_positions'))}")
+    return (f"iter {row['iteration']}/{total}{strength} | Elo {row.get('elo_text', 'n/a')}"
+            f" | {row['selfplay']['positions']} positions "
             f"({row['selfplay']['positions_per_s']:.0f}/s) | loss {t['total']:.3f} "
-            f"(v {t['value']:.3f} p {t['policy']:.3f}) val {row['val'].get('total', float('nan')):.3f}"
+            f"(v {t['value']:.3f} p {t['policy']:.3f}) {val}"
             f" | arena W{a['wins']}/D{a['draws']}/L{a['losses']} "
             f"{'promoted' if a['promoted'] else 'kept best'}"
-            + (f" | vs {refs}" if refs else "")
-            + (f" | policy mistakes {pol:.1%}" if pol is not None else ""))
+            + (f" | vs {refs}" if refs else ""))
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,9 +349,11 @@ def _row(it: int, cfg: Config, positions: int, stats: dict, train_meta: dict, ev
         "global_step": train_meta.get("global_step"),
         "arena": {k: ev[k] for k in ("wins", "draws", "losses", "score", "promoted")},
         "elo": ev["elo"],
+        "elo_ci": ev.get("elo_ci"),
+        "elo_text": ev.get("elo_text"),
         "reference": ev["reference"],
-        "policy_mistakes": ev.get("policy_mistakes"),
-        "candidate_policy_mistakes": ev.get("candidate_policy_mistakes"),
+        **{k: ev.get(k) for k in ("policy_mistakes", "policy_positions", "search_mistakes",
+                                  "search_positions", "candidate_policy_mistakes")},
         "cpu_seconds": cpu,
     }
 
@@ -335,9 +390,9 @@ def _reference(net, cfg: Config, device, it: int) -> dict:
     return out
 
 
-def _policy_mistakes(net, device, positions: list[LabelledPosition]) -> float | None:
+def _mistakes(player, positions: list[LabelledPosition]) -> float | None:
+    """``player``'s mistake rate over ``positions`` (None when there are none)."""
     if not positions:
         return None
-    scores = score_positions(PolicyPlayer(make_evaluator(net, device)), positions)
-    n = sum(s.n for s in scores.values())
-    return sum(s.mistakes for s in scores.values()) / n
+    scores = score_positions(player, positions)
+    return sum(s.mistakes for s in scores.values()) / sum(s.n for s in scores.values())

@@ -10,7 +10,6 @@ sign among the legal moves.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -18,6 +17,7 @@ from importlib import resources
 import numpy as np
 
 from .game import COLS, Boards, State
+from .ratings import wilson
 from .report import SILENT, Reporter
 
 PONS = "pons_p6k.txt"
@@ -110,17 +110,6 @@ class SetScore:
 
     def ci95(self) -> tuple[float, float]:
         return wilson(self.mistakes, self.n)
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / d
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def score_positions(player, positions: list[LabelledPosition], batch: int = 1000,

@@ -9,6 +9,7 @@ so it carries over from one iteration to the next.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -110,11 +111,17 @@ def _norm(tensors: list[torch.Tensor]) -> float:
 
 @dataclass
 class FitResult:
+    """One ``fit``: steps taken, mean training losses, validation losses, speed; and, from
+    ``train_and_save``, the positions trained on and held out and the files they came from."""
+
     steps: int
     train: dict[str, float]
     val: dict[str, float]
     samples_per_s: float
     seconds: float
+    positions: int = 0
+    held_out: int = 0
+    files: int = 0
 
 
 class Trainer:
@@ -238,8 +245,6 @@ def train_and_save(start: checkpoint.Checkpoint, dirs: list[str], cfg: TrainConf
     """
     ds = load_dataset(dirs, cfg.max_samples)
     tr, va = split_by_game(ds.game, cfg.validation_fraction, cfg.seed)
-    reporter.line(f"train: {len(tr)} positions ({len(va)} held out) from {ds.files} files, "
-                  f"net {start.net.cfg.describe()}, device {device}")
     trainer = Trainer(start.net, cfg, device, optimizer_state=start.optimizer,
                       reporter=reporter, global_step=int(start.meta.get("global_step", 0)))
     fit = trainer.fit(ds.samples.take(tr), ds.samples.take(va), seed=seed)
@@ -248,4 +253,4 @@ def train_and_save(start: checkpoint.Checkpoint, dirs: list[str], cfg: TrainConf
                     meta={"global_step": trainer.global_step, "train": fit.train, "val": fit.val,
                           "steps": fit.steps, "samples_per_s": fit.samples_per_s,
                           "window_positions": len(ds.samples)})
-    return fit
+    return dataclasses.replace(fit, positions=len(tr), held_out=len(va), files=ds.files)

@@ -1,14 +1,18 @@
-"""A/B of the training levers on the learning curve, same seeds, same base config.
+"""A/B of training choices on the learning curve: several seeds per arm, same base config.
 
-    python scripts/ab_levers.py run [--iterations N] [--only NAME ...]   # resumable
-    python scripts/ab_levers.py report [--out docs/levers.svg]
+    python scripts/ab_levers.py run --experiment NAME [--seeds 3] [--iterations N] [--only ARM ...]
+    python scripts/ab_levers.py report --experiment NAME [--out docs/NAME.svg]
 
-Each variant is AlphaZero as the seed does it (configs/default.yaml with value_q_weight 0)
-with one switch changed, trained with
-the project's own pipeline into runs/ab/NAME. ``report`` scores every iteration's candidate
-net (raw policy, no search) on all 6000 solver-labelled Pons positions, cached beside the run
-in pons_policy.json, and prints and draws that mistake rate against the cumulative
-self-play + training CPU time and against the self-play positions.
+Every arm is configs/default.yaml with a few ``--set`` overrides, trained by the project's own
+pipeline into runs/ab/EXPERIMENT/ARM/seedK with ``selfplay.seed = train.seed = K`` (run
+resumable: the same command continues it). ``report`` scores every iteration's candidate net
+(raw policy, no search) on all 6000 solver-labelled Pons positions, cached beside the run in
+pons_policy.json, and prints, per arm, the mean and the spread over seeds: at each iteration,
+against cumulative self-play + training CPU time and against self-play positions. It draws
+the mean with a band from the lowest to the highest seed.
+
+Method (docs/levers.md): an arm's result is the mean of the last 3 iterations of each seed;
+a difference between arms counts as real only when their seed ranges do not overlap.
 """
 
 import argparse
@@ -18,34 +22,55 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+
 from plot_curve import line_chart, read_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, "configs", "default.yaml")
 
-#: name -> (overrides, what it tests)
-VARIANTS = {
-    "baseline": (["train.value_q_weight=0"],
-                 "AlphaZero: PUCT, Dirichlet noise, visit-count targets, z value targets"),
-    "gumbel": (["train.value_q_weight=0", "mcts.root_selection=gumbel"],
-               "Gumbel sequential halving at the root, completed-Q policy targets"),
-    "playout_cap": (["train.value_q_weight=0", "selfplay.full_search_prob=0.25",
-                     "selfplay.fast_simulations=8", "selfplay.games=400"],
-                    "25% full searches (recorded), 75% 8-simulation searches; twice the "
-                    "games for about the same CPU"),
-    "value_mix": (["train.value_q_weight=0.5"], "value target (z + q) / 2"),
+#: experiment -> arm -> (overrides, what it tests)
+EXPERIMENTS = {
+    "levers": {
+        "baseline": (["train.value_q_weight=0"],
+                     "AlphaZero: PUCT, Dirichlet noise, visit-count targets, z value targets"),
+        "gumbel": (["train.value_q_weight=0", "mcts.root_selection=gumbel"],
+                   "Gumbel sequential halving at the root, completed-Q policy targets"),
+        "playout_cap": (["train.value_q_weight=0", "selfplay.full_search_prob=0.25",
+                         "selfplay.fast_simulations=8", "selfplay.games=400"],
+                        "25% full searches (recorded), 75% 8-simulation searches; twice the "
+                        "games for about the same CPU"),
+        "value_mix": (["train.value_q_weight=0.5"], "value target (z + q) / 2"),
+    },
+    "weight_decay": {
+        "adamw_1e-4": (["train.optimizer=adamw", "train.weight_decay=1e-4"],
+                       "AdamW, decoupled decay 1e-4 (lr x wd = 2e-7 per step)"),
+        "adamw_1e-2": (["train.optimizer=adamw", "train.weight_decay=1e-2"],
+                       "AdamW, decoupled decay 1e-2"),
+        "adamw_5e-2": (["train.optimizer=adamw", "train.weight_decay=5e-2"],
+                       "AdamW, decoupled decay 5e-2"),
+        "sgd_l2_1e-4": (["train.optimizer=sgd", "train.lr=0.02", "train.weight_decay=1e-4"],
+                        "SGD, Nesterov momentum 0.9, lr 0.02, L2 1e-4 (the paper's)"),
+    },
 }
 
 
-def run(names: list[str], iterations: int) -> None:
-    for name in names:
-        overrides, _ = VARIANTS[name]
-        run_dir = os.path.join(ROOT, "runs", "ab", name)
-        sets = [f"pipeline.iterations={iterations}", *overrides]
-        cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", BASE, "--run-dir",
-               run_dir, "--quiet"] + [x for s in sets for x in ("--set", s)]
-        print("$", " ".join(cmd[1:]), flush=True)
-        subprocess.run(cmd, check=True, cwd=ROOT)
+def arm_dir(experiment: str, arm: str, seed: int) -> str:
+    return os.path.join(ROOT, "runs", "ab", experiment, arm, f"seed{seed}")
+
+
+def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
+    """Seed by seed, so an interrupted A/B has every arm at the same number of seeds."""
+    for seed in range(seeds):
+        for arm in arms:
+            overrides, _ = EXPERIMENTS[experiment][arm]
+            sets = [f"pipeline.iterations={iterations}", f"selfplay.seed={seed}",
+                    f"train.seed={seed}", *overrides]
+            cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", BASE,
+                   "--run-dir", arm_dir(experiment, arm, seed), "--quiet"]
+            cmd += [x for s in sets for x in ("--set", s)]
+            print("$", " ".join(cmd[1:]), flush=True)
+            subprocess.run(cmd, check=True, cwd=ROOT)
 
 
 def policy_mistakes(run_dir: str) -> dict[int, float]:
@@ -74,80 +99,77 @@ def policy_mistakes(run_dir: str) -> dict[int, float]:
     return cache
 
 
-def search_mistakes(run_dir: str, sims: int = 64) -> float:
-    """Mistake rate of the run's best net searching with its own config (``sims``
-    simulations, no noise) on every fifth Pons position (1200); cached."""
-    from alphazero import checkpoint, config
-    from alphazero.arena import MCTSPlayer
-    from alphazero.mcts import match_config
-    from alphazero.net import make_evaluator
-    from alphazero.positions import PONS, load_positions, path_of, score_positions
-
-    cache_path = os.path.join(run_dir, "pons_search.json")
-    ck = checkpoint.load(os.path.join(run_dir, "best.pt"))
-    key = f"iter{ck.iteration}_sims{sims}"
-    cache = {}
-    if os.path.exists(cache_path):
-        with open(cache_path, encoding="utf-8") as fh:
-            cache = json.load(fh)
-    if key not in cache:
-        cfg = config.load(os.path.join(run_dir, "config.yaml"))
-        positions = load_positions(path_of(PONS))[::5]
-        player = MCTSPlayer(make_evaluator(ck.net), match_config(cfg.mcts, sims))
-        scores = score_positions(player, positions)
-        cache[key] = sum(x.mistakes for x in scores.values()) / len(positions)
-        with open(cache_path, "w", encoding="utf-8") as fh:
-            json.dump(cache, fh, indent=1)
-    return cache[key]
-
-
-def report(out: str) -> None:
-    by_cpu, by_pos = {}, {}
-    print("| variant | iterations | self-play positions | CPU minutes | candidate raw-policy "
-          "mistakes, mean of the last 3 iterations (%) | best net + 64-simulation search, "
-          "mistakes (%) | vs greedy, last 3 (%) |")
-    print("|---|---|---|---|---|---|---|")
-    for name in VARIANTS:
-        run_dir = os.path.join(ROOT, "runs", "ab", name)
+def seed_curves(experiment: str, arm: str) -> list[list[dict]]:
+    """Per finished seed of an arm: per iteration, the mistake rate, cumulative CPU minutes
+    and positions, and the trunk weight norm."""
+    out = []
+    for run_dir in sorted(glob.glob(os.path.join(ROOT, "runs", "ab", experiment, arm, "seed*"))):
         if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
             continue
         mistakes = policy_mistakes(run_dir)
-        rows = [r for r in read_rows(run_dir) if r["iteration"] in mistakes]
-        if not rows:
-            continue
         cpu = pos = 0.0
-        pts_cpu, pts_pos = [], []
-        for r in rows:
+        curve = []
+        for r in read_rows(run_dir):
+            if r["iteration"] not in mistakes:
+                continue
             cpu += r["cpu_seconds"]["selfplay"] + r["cpu_seconds"]["train"]
             pos += r["selfplay"]["positions"]
-            pts_cpu.append((cpu / 60, 100 * mistakes[r["iteration"]]))
-            pts_pos.append((pos, 100 * mistakes[r["iteration"]]))
-        by_cpu[name], by_pos[name] = pts_cpu, pts_pos
-        last = rows[-3:]
-        mis = sum(mistakes[r["iteration"]] for r in last) / len(last)
-        greedy = [r["reference"]["greedy"]["score"] for r in last if "greedy" in
-                  r.get("reference", {})]
-        g = f"{100 * sum(greedy) / len(greedy):.0f}" if greedy else "-"
-        srch = 100 * search_mistakes(run_dir)
-        print(f"| {name} | {len(rows)} | {int(pos):,} | {cpu / 60:.1f} | {100 * mis:.1f} | "
-              f"{srch:.1f} | {g} |")
-    if not by_cpu:
-        sys.exit("no A/B runs found under runs/ab; start them with: python scripts/ab_levers.py run")
+            curve.append({"iteration": r["iteration"], "mistakes": 100 * mistakes[r["iteration"]],
+                          "cpu_minutes": cpu / 60, "positions": pos,
+                          "weight_norm": r["train"].get("weight_norm")})
+        if curve:
+            out.append(curve)
+    return out
+
+
+def report(experiment: str, out: str) -> None:
+    arms = EXPERIMENTS[experiment]
+    summary, lines_cpu, lines_pos, bands_cpu, bands_pos = {}, {}, {}, {}, {}
+    print(f"| arm | seeds | iterations | positions | CPU minutes | raw-policy mistakes, last 3 "
+          "iterations, mean (min-max over seeds) % | trunk weight norm |")
+    print("|---|---|---|---|---|---|---|")
+    for arm, (_, what) in arms.items():
+        curves = seed_curves(experiment, arm)
+        if not curves:
+            continue
+        n = min(len(c) for c in curves)
+        curves = [c[:n] for c in curves]
+        finals = [float(np.mean([p["mistakes"] for p in c[-3:]])) for c in curves]
+        m = np.array([[p["mistakes"] for p in c] for c in curves])
+        cpu = np.mean([[p["cpu_minutes"] for p in c] for c in curves], axis=0)
+        pos = np.mean([[p["positions"] for p in c] for c in curves], axis=0)
+        lines_cpu[arm] = list(zip(cpu, m.mean(0)))
+        lines_pos[arm] = list(zip(pos, m.mean(0)))
+        bands_cpu[arm] = list(zip(cpu, m.min(0), m.max(0)))
+        bands_pos[arm] = list(zip(pos, m.min(0), m.max(0)))
+        norm = np.mean([c[-1]["weight_norm"] or 0 for c in curves])
+        summary[arm] = {"what": what, "seeds": len(curves), "iterations": n,
+                        "final_mean": float(np.mean(finals)), "final_min": min(finals),
+                        "final_max": max(finals), "per_seed": finals,
+                        "cpu_minutes": float(cpu[-1]), "positions": int(pos[-1]),
+                        "weight_norm": float(norm),
+                        "curve_mean": [round(float(x), 2) for x in m.mean(0)],
+                        "curve_min": [round(float(x), 2) for x in m.min(0)],
+                        "curve_max": [round(float(x), 2) for x in m.max(0)]}
+        print(f"| {arm} | {len(curves)} | {n} | {int(pos[-1]):,} | {cpu[-1]:.1f} | "
+              f"{np.mean(finals):.1f} ({min(finals):.1f}-{max(finals):.1f}) | {norm:.0f} |")
+    if not summary:
+        sys.exit(f"no A/B runs found under runs/ab/{experiment}; start them with: "
+                 f"python scripts/ab_levers.py run --experiment {experiment}")
     base, _ = os.path.splitext(out)
     with open(f"{base}.json", "w", encoding="utf-8") as fh:
-        json.dump({name: [{"cpu_minutes": round(c, 2), "positions": int(p),
-                           "raw_policy_mistakes_pct": round(y, 2)}
-                          for (c, y), (p, _) in zip(by_cpu[name], by_pos[name])]
-                   for name in by_cpu}, fh, indent=1)
+        json.dump(summary, fh, indent=1)
     print(f"{base}.json")
-    ys = [y for pts in by_cpu.values() for _, y in pts]
+    ys = [y for b in bands_cpu.values() for _, lo, hi in b for y in (lo, hi)]
     lo, hi = 5 * int(min(ys) // 5), 5 * int(max(ys) // 5 + 1)
-    for suffix, lines, xlabel in (("cpu", by_cpu, "self-play + training CPU minutes"),
-                                  ("positions", by_pos, "self-play positions (recorded)")):
+    for suffix, lines, bands, xlabel in (
+            ("cpu", lines_cpu, bands_cpu, "self-play + training CPU minutes (mean over seeds)"),
+            ("positions", lines_pos, bands_pos, "self-play positions (recorded)")):
         path = f"{base}_{suffix}.svg"
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(line_chart(lines, "candidate raw-policy mistakes, all 6000 Pons positions",
-                                xlabel, y_max=hi, y_min=lo))
+            fh.write(line_chart(lines, "candidate raw-policy mistakes, all 6000 Pons positions "
+                                "(mean, band = seed range)", xlabel, y_max=hi, y_min=lo,
+                                bands=bands))
         print(path)
 
 
@@ -155,15 +177,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
+    r.add_argument("--experiment", choices=list(EXPERIMENTS), required=True)
     r.add_argument("--iterations", type=int, default=10)
-    r.add_argument("--only", nargs="*", choices=list(VARIANTS), default=list(VARIANTS))
+    r.add_argument("--seeds", type=int, default=3)
+    r.add_argument("--only", nargs="*", help="arms to run (default: all)")
     p = sub.add_parser("report")
-    p.add_argument("--out", default=os.path.join(ROOT, "docs", "levers.svg"))
+    p.add_argument("--experiment", choices=list(EXPERIMENTS), required=True)
+    p.add_argument("--out", help="default docs/EXPERIMENT.svg")
     a = ap.parse_args()
+    arms = EXPERIMENTS[a.experiment]
     if a.cmd == "run":
-        run(a.only, a.iterations)
+        bad = set(a.only or []) - set(arms)
+        if bad:
+            sys.exit(f"unknown arms {sorted(bad)}; {a.experiment} has {', '.join(arms)}")
+        run(a.experiment, a.only or list(arms), a.seeds, a.iterations)
     else:
-        report(a.out)
+        report(a.experiment, a.out or os.path.join(ROOT, "docs", f"{a.experiment}.svg"))
 
 
 if __name__ == "__main__":

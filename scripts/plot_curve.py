@@ -29,8 +29,9 @@ def series(rows):
 
 
 def line_chart(lines: dict, title: str, xlabel: str, y_max: float = 100.0,
-               y_min: float = 0.0) -> str:
-    """An SVG line chart: ``lines`` maps a legend name to [(x, y %), ...]."""
+               y_min: float = 0.0, bands: dict | None = None) -> str:
+    """An SVG line chart: ``lines`` maps a legend name to [(x, y %), ...]; ``bands`` maps
+    the same names to [(x, y_low, y_high), ...], drawn as a light area behind the line."""
     w, h, left, right, top, bottom = 800, 420, 60, 270, 40, 50
     pw, ph = w - left - right, h - top - bottom
     xs = [x for pts in lines.values() for x, _ in pts]
@@ -61,6 +62,12 @@ def line_chart(lines: dict, title: str, xlabel: str, y_max: float = 100.0,
                  'stroke="#444"/>')
     for i, (name, pts) in enumerate(lines.items()):
         c = COLOURS[i % len(COLOURS)]
+        if bands and name in bands:
+            b = bands[name]
+            ring = [(x, lo) for x, lo, _ in b] + [(x, hi) for x, _, hi in b[::-1]]
+            area = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in ring)
+            parts.append(f'<polygon points="{area}" fill="{c}" fill-opacity="0.15" '
+                         'stroke="none"/>')
         path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)
         parts.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"/>')
         ly = top + 14 + 20 * i

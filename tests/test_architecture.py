@@ -7,7 +7,7 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "alphazero"
 
 # A module imports only modules of LOWER layers (never its own layer or above).
 LAYERS = [
-    {"config", "faults", "report"},                                 # leaves
+    {"config", "faults", "report", "ratings"},                      # leaves
     {"game", "atomic"},                                             # rules; atomic writes
     {"positions", "encoder", "tree", "exploration", "shards"},      # facts over positions
     {"net", "roots", "dataset"},
@@ -19,7 +19,7 @@ LAYERS = [
 ]
 # config may write its YAML atomically: the one exception to "leaves import nothing".
 EXTRA = {"config": {"atomic"}}
-NO_TORCH = {"config", "faults", "report", "game", "atomic", "positions", "encoder", "tree",
+NO_TORCH = {"config", "faults", "report", "ratings", "game", "atomic", "positions", "encoder", "tree",
             "exploration", "shards", "roots", "dataset", "mcts"}
 NEVER = {m: {"net", "checkpoint"} for m in ("tree", "roots", "mcts", "exploration")}
 NEVER.update({"shards": {"net", "checkpoint", "mcts"}, "dataset": {"net", "checkpoint", "mcts"}})
