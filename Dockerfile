@@ -19,11 +19,12 @@ RUN mkdir alphazero && touch alphazero/__init__.py \
     && pip uninstall -y alphazero-c4 \
     && rm -rf alphazero
 
-# The package itself, then configs and the shipped checkpoint (they change most often).
+# The package itself with the shipped checkpoint (alphazero/data/best.pt links to it), then
+# the configs.
+COPY checkpoints ./checkpoints
 COPY alphazero ./alphazero
 RUN pip install --no-deps .
 COPY configs ./configs
-COPY checkpoints ./checkpoints
 
 # Run as an unprivileged user; run folders live on a volume.
 RUN useradd --create-home --uid 1000 alphazero \

@@ -1,3 +1,17 @@
 """alphazero-c4: AlphaZero for Connect Four."""
 
+import os
+
 __version__ = "0.1.0"
+
+# OpenMP worker threads (torch's intra-op pool) spin-wait for each other between parallel
+# regions. Beside other busy processes a spinning thread burns the time slice its partner
+# needs: the smoke pipeline ran 16x slower next to two busy loops on 2 cores, where its CPU
+# share predicts 2x (scripts/bench_busy.py, docs/benchmarks.md). Spin briefly, then sleep:
+# ~7% slower training when the machine is idle, close to the fair share when it is not.
+# Read by OpenMP when torch loads, so it must be set before torch is imported; a user's own
+# OMP_WAIT_POLICY / GOMP_SPINCOUNT / KMP_BLOCKTIME wins, and ALPHAZERO_KEEP_OMP=1 keeps
+# OpenMP's defaults.
+if os.environ.get("ALPHAZERO_KEEP_OMP") != "1" and "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # GNU libgomp (Linux torch wheels)
+    os.environ.setdefault("KMP_BLOCKTIME", "1")  # LLVM libomp, milliseconds

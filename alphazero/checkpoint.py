@@ -16,6 +16,7 @@ import io
 import os
 import zipfile
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import torch
@@ -82,10 +83,15 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu",
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} not found; pass an existing .pt file")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive; a text file is not one
+        raise CheckpointError(f"{path!r} is not a checkpoint file (not a torch archive); pass a "
+                              ".pt file written by 'alphazero train' or the pipeline")
     try:
         raw = torch.load(path, map_location=device, weights_only=True)
     except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        reason = str(e).splitlines()[0].split(". ")[0] if str(e) else type(e).__name__
         raise CheckpointError(f"checkpoint {path!r} is truncated or corrupted ({reason}); "
                               "use another checkpoint or re-create it") from None
     except Exception as e:  # weights_only refusals are pickle.UnpicklingError
@@ -121,11 +127,11 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu",
                       optimizer=raw.get("optimizer"), meta=dict(raw.get("meta") or {}))
 
 
-#: Where ``play`` and ``evaluate`` look for a trained net when none is named: the repository's
-#: shipped checkpoint, then ``checkpoints/best.pt`` under the current folder.
+#: Where ``play`` and ``evaluate`` look for a trained net when none is named: the checkpoint
+#: shipped inside the package (``alphazero/data/best.pt``, which in a source checkout links to
+#: ``checkpoints/best.pt``), then ``checkpoints/best.pt`` under the current folder.
 DEFAULT_PATHS = (
-    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "checkpoints",
-                 "best.pt"),
+    str(resources.files("alphazero") / "data" / "best.pt"),
     os.path.join("checkpoints", "best.pt"),
 )
 

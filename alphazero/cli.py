@@ -156,10 +156,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _is_builtin(spec: str) -> bool:
+    """True for a built-in opponent; a spec that is neither one nor an existing file is a
+    ``UserError`` that lists the built-in ones (and the closest, for a typo)."""
+    import difflib
+
     try:
-        return config.parse_opponent(spec)[0] != "checkpoint"
+        builtin = config.parse_opponent(spec)[0] != "checkpoint"
     except ConfigError as e:
         raise UserError(str(e)) from None
+    if not builtin and not os.path.exists(spec):
+        close = difflib.get_close_matches(spec, ["random", "greedy", "alphabeta:3"], n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"unknown opponent {spec!r}: {hint}not a built-in one "
+                        f"({config.BUILTIN_OPPONENTS}) and no checkpoint file by that name")
+    return builtin
 
 
 def _player(spec: str, cfg, device_name: str, sims: int, seed: int, search: bool = True):
@@ -173,7 +183,7 @@ def _player(spec: str, cfg, device_name: str, sims: int, seed: int, search: bool
         return reference_player(spec, seed)
     start, device = _start(spec, cfg, device_name)
     ev = make_evaluator(start.net, device)
-    if not search:
+    if not search or sims == 0:
         return PolicyPlayer(ev, "policy")
     return MCTSPlayer(ev, match_config(cfg.mcts, sims), os.path.basename(spec))
 
@@ -190,9 +200,27 @@ def _default_player(spec: str | None) -> str:
     return found
 
 
+def _sims(args: argparse.Namespace, default: int) -> int:
+    """``--sims``, or ``default``; 0 means the raw policy, no search."""
+    if args.sims is None:
+        return default
+    if args.sims < 0:
+        raise UserError(f"--sims {args.sims}: use 0 (the raw policy, no search) or more "
+                        "simulations per move")
+    return args.sims
+
+
+def _at_least_one(args: argparse.Namespace, *flags: str) -> None:
+    for flag in flags:
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UserError(f"--{flag} {value}: use at least 1")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    sims = args.sims if args.sims is not None else cfg.arena.num_simulations
+    sims = _sims(args, cfg.arena.num_simulations)
+    _at_least_one(args, "games", "limit")
     spec = _default_player(args.player or args.checkpoint)
     if args.positions is not None:
         return _evaluate_positions(args, cfg, spec, sims)
@@ -216,8 +244,8 @@ def _evaluate_positions(args: argparse.Namespace, cfg, spec: str, sims: int) -> 
         positions = positions[:: max(1, len(positions) // args.limit)][: args.limit]
     builtin = _is_builtin(spec)
     modes = [("player", _player(spec, cfg, args.device, sims, args.seed))] if builtin \
-        else [("policy", _player(spec, cfg, args.device, sims, args.seed, search=False)),
-              ("mcts", _player(spec, cfg, args.device, sims, args.seed))]
+        else [("policy", _player(spec, cfg, args.device, sims, args.seed, search=False))] + (
+            [("mcts", _player(spec, cfg, args.device, sims, args.seed))] if sims else [])
     report = {"checkpoint": None if builtin else spec, "player": spec,
               # A built-in set by its name: the install's path says nothing to a reader.
               "positions": args.positions if args.positions in ("pons", "c4") else path,
@@ -226,15 +254,17 @@ def _evaluate_positions(args: argparse.Namespace, cfg, spec: str, sims: int) -> 
     for mode, player in modes:
         scores = score_positions(player, positions,
                                  reporter=console.labelled(f"{mode} on {os.path.basename(path)}"))
-        report["policy_sets" if mode == "policy" else "sets"] = {
+        report[f"{mode}_sets"] = {
             k: {"mistake_rate": v.rate, "ci95": list(v.ci95()), "n": v.n,
-                "mistake_rate_where_possible": v.rate_possible, "possible": v.possible}
+                "mistake_rate_where_possible": v.rate_possible if v.possible else None,
+                "possible": v.possible}
             for k, v in scores.items()}
         print(f"{mode} ({spec}{'' if builtin or mode == 'policy' else f', {sims} sims'}):")
         for k, v in scores.items():
             lo, hi = v.ci95()
+            where = f"{v.rate_possible:6.1%} (n={v.possible})" if v.possible else "   n/a (n=0)"
             print(f"  {k:<12} mistakes {v.rate:6.1%}  [{lo:5.1%}, {hi:5.1%}]  n={v.n:<5} "
-                  f"where possible {v.rate_possible:6.1%} (n={v.possible})")
+                  f"where possible {where}")
     if args.json:
         print(json.dumps(report))
     return 0
@@ -287,15 +317,20 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 def cmd_play(args: argparse.Namespace) -> int:
     from . import checkpoint
     from .net import make_evaluator
-    from .play import play_game
+    from .play import play_session
 
     cfg = _config(args)
+    sims = _sims(args, cfg.mcts.num_simulations)
     path = args.checkpoint or checkpoint.default_path()
     if path is None:
         print("No trained checkpoint found: playing an untrained net (pass --checkpoint PATH).")
     start, device = _start(path, cfg, args.device)
-    sims = args.sims if args.sims is not None else cfg.mcts.num_simulations
-    play_game(make_evaluator(start.net, device), sims, cfg.mcts, human_first=args.first == "human")
+    thinking = f"{sims} simulations per move" if sims else "its raw policy, no search"
+    name = os.path.basename(path) if path else "an untrained net"
+    header = (f"Connect Four against {name} ({start.net.cfg.describe()}, {thinking}, "
+              f"{device})." + (f"\n  checkpoint: {path}" if path else ""))
+    play_session(make_evaluator(start.net, device), sims, cfg.mcts, header,
+                 human_first=args.first == "human")
     return 0
 
 
@@ -362,14 +397,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--player", metavar="CKPT|random|greedy|alphabeta:K",
                    help="the player measured (default: the shipped checkpoint)")
     p.add_argument("--checkpoint", metavar="CKPT", help="same as --player CKPT")
-    p.add_argument("--opponent", metavar="CKPT|random|greedy|alphabeta:K")
+    p.add_argument("--opponent", metavar="CKPT|random|greedy|alphabeta:K",
+                   help="what the player meets: a checkpoint, or a built-in opponent (random; "
+                        "greedy: wins or blocks in one; alphabeta:K: depth-K search)")
     p.add_argument("--games", type=int, default=100, help="games in the match (default 100)")
     p.add_argument("--sims", type=int, help="simulations per move (default arena.num_simulations)")
-    p.add_argument("--positions", nargs="?", const="pons", metavar="FILE",
-                   help="score against solver-labelled positions: pons (default), c4, or a file")
+    p.add_argument("--positions", nargs="?", const="pons", metavar="pons|c4|FILE",
+                   help="score against solver-labelled positions: pons (Pons' 6 x 1000, the "
+                        "default), c4 (by game phase), or a file in either format")
     p.add_argument("--limit", type=int, help="use about this many positions, spread evenly")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the openings and of the built-in opponents' random choices")
     p.add_argument("--json", action="store_true", help="end with one JSON line")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)

@@ -9,6 +9,7 @@ names the key, and validates. ``dump`` writes the resolved config back.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import types
 import typing
@@ -401,7 +402,9 @@ def from_dict(cls: type, data: Any, prefix: str = "") -> Any:
     for k, v in data.items():
         key = f"{prefix}{k}"
         if k not in known:
-            raise ConfigError(f"unknown config key {key!r}; known keys here: "
+            close = difflib.get_close_matches(str(k), list(known), n=1)
+            hint = f"did you mean {(prefix + close[0])!r}? " if close else ""
+            raise ConfigError(f"unknown config key {key!r}; {hint}known keys here: "
                               f"{', '.join(known)}")
         tp = hints[k]
         if dataclasses.is_dataclass(tp):

@@ -52,6 +52,15 @@ def aligned(p: int) -> bool:
     return bool(m & (m >> 16))
 
 
+def four_cells(p: int) -> int:
+    """The stones of bitboard ``p`` that lie in a four in a row (any direction), as a mask."""
+    out = 0
+    for s in (1, 7, 6, 8):
+        starts = p & (p >> s) & (p >> 2 * s) & (p >> 3 * s)
+        out |= starts | (starts << s) | (starts << 2 * s) | (starts << 3 * s)
+    return out
+
+
 class State(NamedTuple):
     """An immutable Connect Four position.
 
@@ -143,12 +152,16 @@ class State(NamedTuple):
         is_own = bool(self.own & bit)
         return 1 if is_own == own_is_first else 2
 
-    def render(self) -> str:
-        """The board as text, top row first, with column numbers 1-7 underneath."""
+    def render(self, highlight: int = 0, mark=lambda symbol: symbol) -> str:
+        """The board as text, top row first, with column numbers 1-7 underneath; the cells of
+        the bitboard ``highlight`` are drawn through ``mark`` (e.g. an ANSI colour)."""
         symbols = (EMPTY_SYMBOL, FIRST_SYMBOL, SECOND_SYMBOL)
-        lines = [
-            " ".join(symbols[self.cell(r, c)] for c in range(COLS)) for r in range(ROWS - 1, -1, -1)
-        ]
+
+        def sym(r: int, c: int) -> str:
+            text = symbols[self.cell(r, c)]
+            return mark(text) if highlight >> (c * _H1 + r) & 1 else text
+
+        lines = [" ".join(sym(r, c) for c in range(COLS)) for r in range(ROWS - 1, -1, -1)]
         lines.append(" ".join(str(c + 1) for c in range(COLS)))
         return "\n".join(lines)
 

@@ -122,9 +122,7 @@ def select(tree: Tree, rule: RootRule, sim: int, c_puct: np.float32) -> Descent:
             act = rule.pick(tree, sim, act)
         path.append((idx, node, act, np.full(idx.size, depth)))
         child = tree.children[idx, node, act]
-        new = child == UNEXPANDED
-        # The root is never terminal (search refuses finished games): a safe stand-in index.
-        stop = new | tree.terminal[idx, np.where(new, ROOT, child)]
+        stop = (child == UNEXPANDED) | tree.terminal_padded[idx, child]
         if stop.any():
             leaves.append((idx[stop], node[stop], act[stop], child[stop]))
             leaf_depth[idx[stop]] = depth + 1

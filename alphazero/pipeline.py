@@ -174,18 +174,21 @@ def _prepare_folder(paths: RunPaths) -> None:
 def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[LabelledPosition],
               reporter: Reporter, ray_address: str | None = None) -> dict:
     """One iteration; each step is skipped when its output file already exists."""
-    cpu0 = _cpu_seconds()
+    clock = [(_cpu_seconds(), time.perf_counter())]
     stats = self_play(it, cfg, paths, reporter, ray_address)
-    cpu1 = _cpu_seconds()
+    clock.append((_cpu_seconds(), time.perf_counter()))
     cand = train_candidate(it, cfg, paths, device, reporter)
-    cpu2 = _cpu_seconds()
+    clock.append((_cpu_seconds(), time.perf_counter()))
     ev = judge(it, cfg, paths, device, cand, positions, reporter)
     promote_if_better(it, ev, cand, paths)
-    # CPU seconds of this process and its finished workers (Ray actors not included); a
-    # resumed iteration counts only the part done after the restart.
-    cpu = {"selfplay": round(cpu1 - cpu0, 1), "train": round(cpu2 - cpu1, 1),
-           "total": round(_cpu_seconds() - cpu0, 1)}
-    return _row(it, cfg, _count_positions(paths.data(it)), stats, cand.meta, ev, cpu)
+    clock.append((_cpu_seconds(), time.perf_counter()))
+    # CPU seconds of this process and its finished workers (Ray actors not included), and
+    # wall seconds, per phase; a resumed iteration counts only the part done after the restart.
+    phases = ("selfplay", "train", "arena")
+    cpu = {p: round(b[0] - a[0], 1) for p, a, b in zip(phases, clock, clock[1:])}
+    cpu["total"] = round(clock[-1][0] - clock[0][0], 1)
+    wall = {p: round(b[1] - a[1], 1) for p, a, b in zip(phases, clock, clock[1:])}
+    return _row(it, cfg, _selfplay_summary(paths.data(it)), stats, cand.meta, ev, cpu, wall)
 
 
 def self_play(it: int, cfg: Config, paths: RunPaths, reporter: Reporter,
@@ -286,17 +289,38 @@ def record(reporter: Reporter, row: dict, total: int, eta: float) -> None:
     """An iteration's scalars to TensorBoard, its row to metrics.jsonl, its line to the
     console."""
     it = row["iteration"]
-    for key in ("policy_mistakes", "search_mistakes", "candidate_policy_mistakes"):
-        if row.get(key) is not None:
-            reporter.scalar(f"strength/{key}", row[key], it)
+    for key, n_key in (("policy_mistakes", "policy_positions"),
+                       ("search_mistakes", "search_positions"),
+                       ("candidate_policy_mistakes", "policy_positions")):
+        if row.get(key) is None:
+            continue
+        reporter.scalar(f"strength/{key}", row[key], it)
+        if row.get(n_key):  # evals written before the counts were recorded have none
+            lo, hi = wilson(row[key] * row[n_key], row[n_key])
+            reporter.scalar(f"strength/{key}_ci95_low", lo, it)
+            reporter.scalar(f"strength/{key}_ci95_high", hi, it)
     reporter.scalar("strength/elo", row["elo"], it)
+    if row.get("elo_ci"):
+        reporter.scalar("strength/elo_ci95_low", row["elo_ci"][0], it)
+        reporter.scalar("strength/elo_ci95_high", row["elo_ci"][1], it)
     reporter.scalar("arena/score", row["arena"]["score"], it)
     reporter.scalar("arena/promoted", float(row["arena"]["promoted"]), it)
     reporter.scalar("arena/games", row["arena"]["wins"] + row["arena"]["draws"]
                     + row["arena"]["losses"], it)
     for name, r in row["reference"].items():
         reporter.scalar(f"reference/{name}", r["score"], it)
-    reporter.scalar("selfplay/positions", row["selfplay"]["positions"], it)
+    sp = row["selfplay"]
+    reporter.scalar("selfplay/positions", sp["positions"], it)
+    reporter.scalar("selfplay/positions_per_s", sp["positions_per_s"], it)
+    if sp.get("mean_game_moves"):
+        reporter.scalar("selfplay/mean_game_moves", sp["mean_game_moves"], it)
+    for phase, seconds in row["wall_seconds"].items():
+        reporter.scalar(f"time/{phase}_s", seconds, it)
+    # Per-iteration means of the losses, on the iteration axis of every chart above (the
+    # train/ and val/ tags are per optimizer step).
+    for part in ("train", "val"):
+        for k, x in row[part].items():
+            reporter.scalar(f"iteration_{part}/{k}", x, it)
     faults.point("metrics")
     reporter.record(row)
     reporter.line(summary_line(row, total) + f" | {_fmt_time(row['seconds'])}, "
@@ -335,13 +359,12 @@ def summary_line(row: dict, total: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _row(it: int, cfg: Config, positions: int, stats: dict, train_meta: dict, ev: dict,
-         cpu: dict) -> dict:
+def _row(it: int, cfg: Config, played: dict, stats: dict, train_meta: dict, ev: dict,
+         cpu: dict, wall: dict) -> dict:
     return {
         "iteration": it,
-        "selfplay": {"positions": positions, "games": cfg.selfplay.games,
-                     "positions_per_s": (stats["positions"] / stats["seconds"]
-                                         if stats["seconds"] else 0.0)},
+        "selfplay": {**played, "positions_per_s": (stats["positions"] / stats["seconds"]
+                                                   if stats["seconds"] else 0.0)},
         "train": train_meta.get("train", {}),
         "val": train_meta.get("val", {}),
         "window_positions": train_meta.get("window_positions"),
@@ -355,6 +378,7 @@ def _row(it: int, cfg: Config, positions: int, stats: dict, train_meta: dict, ev
         **{k: ev.get(k) for k in ("policy_mistakes", "policy_positions", "search_mistakes",
                                   "search_positions", "candidate_policy_mistakes")},
         "cpu_seconds": cpu,
+        "wall_seconds": wall,
     }
 
 
@@ -372,9 +396,17 @@ def _cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def _count_positions(folder: str) -> int:
-    return sum(len(read_samples(os.path.join(folder, f))) for f in sorted(os.listdir(folder))
-               if f.endswith(".pkl"))
+def _selfplay_summary(folder: str) -> dict:
+    """Positions, games and mean game length (moves) of an iteration's dataset files."""
+    positions = games = moves = 0
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".pkl"):
+            s = read_samples(os.path.join(folder, name))
+            positions += len(s)
+            games += int(s.meta.get("games", 0))
+            moves += sum(s.meta.get("game_moves", []))
+    return {"positions": positions, "games": games,
+            "mean_game_moves": round(moves / games, 2) if games else None}
 
 
 def _reference(net, cfg: Config, device, it: int) -> dict:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Callable, TextIO
 
 from .config import MCTSConfig
-from .game import COLS, Boards, Evaluate, State
+from .game import COLS, ROWS, Boards, Evaluate, State, four_cells
 from .mcts import match_config, search
 
 
 def ai_move(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig) -> tuple[int, dict]:
-    """The AI's column and what it saw: visit shares [7], value from its own view."""
-    res = search(Boards.from_states([state]), evaluate, match_config(mcts, sims))
-    col = int(res.best[0])
-    return col, {"shares": res.policy[0], "value": float(res.root_value[0])}
+    """The AI's column and what it saw: its move shares [7] (the search's policy, or with
+    ``sims`` = 0 the raw network policy) and its value, from its own view."""
+    boards = Boards.from_states([state])
+    if sims == 0:
+        priors, values = evaluate(boards)
+        return int(priors[0].argmax()), {"shares": priors[0], "value": float(values[0])}
+    res = search(boards, evaluate, match_config(mcts, sims))
+    return int(res.best[0]), {"shares": res.policy[0], "value": float(res.root_value[0])}
 
 
 def _read_column(state: State, ask: Callable[[str], str], out: TextIO) -> int | None:
@@ -39,35 +44,77 @@ def _read_column(state: State, ask: Callable[[str], str], out: TextIO) -> int | 
         return col
 
 
+def _what_it_saw(sims: int, mcts: MCTSConfig) -> str:
+    if sims == 0:
+        return "policy"
+    return "policy" if mcts.root_selection == "gumbel" else "visits"
+
+
+def _ai_turn(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig,
+             out: TextIO) -> int:
+    """Think (saying so), then report the move, how long it took, and what the AI saw, in
+    lines under 80 characters."""
+    print("AI is thinking...", end="", file=out, flush=True)
+    t0 = time.perf_counter()
+    col, seen = ai_move(state, evaluate, sims, mcts)
+    shares = " ".join(f"{round(100 * s):d}" for s in seen["shares"])
+    print(f"\rAI plays {col + 1} after {time.perf_counter() - t0:.1f} s.   ", file=out)
+    print(f"  {_what_it_saw(sims, mcts)} % by column: {shares} | value {seen['value']:+.2f} "
+          "(+1: AI wins)", file=out)
+    return col
+
+
+def _final_board(state: State, out: TextIO) -> None:
+    """The last board with the winning four marked (bold and inverse on a terminal, the four
+    cells listed otherwise)."""
+    four = four_cells(state.own ^ state.mask) if state.result() != 0 else 0
+    tty = getattr(out, "isatty", lambda: False)()
+    print("\n" + state.render(four, (lambda s: f"\x1b[1;7m{s}\x1b[0m") if tty else str),
+          file=out)
+    if four and not tty:
+        cells = [f"{c + 1}/{r + 1}" for c in range(COLS) for r in range(ROWS)
+                 if four >> (c * (ROWS + 1) + r) & 1]
+        print(f"Four in a row at column/row {', '.join(cells)}.", file=out)
+
+
 def play_game(evaluate: Evaluate, sims: int, mcts: MCTSConfig, human_first: bool = True,
               ask: Callable[[str], str] = input, out: TextIO = sys.stdout) -> int | None:
     """One interactive game. Returns +1 human won, -1 AI won, 0 draw, None if the human left."""
-    state = State()
-    human_is_first = human_first
-    me, ai = ("X", "O") if human_is_first else ("O", "X")
-    print(f"You are {me}, the AI is {ai}. {'You' if human_first else 'The AI'} move first.",
-          file=out)
-    while True:
+    state, moves = State(), ""
+    me, ai = ("X", "O") if human_first else ("O", "X")
+    print(f"You are {me}, the AI is {ai}. {'You move' if human_first else 'The AI moves'} "
+          "first.", file=out)
+    while not state.is_terminal():
         print("\n" + state.render(), file=out)
-        if state.is_terminal():
-            break
-        humans_turn = state.first_to_move == human_is_first
-        if humans_turn:
+        if state.first_to_move == human_first:
             col = _read_column(state, ask, out)
             if col is None:
-                print("Bye.", file=out)
+                print(f"Moves so far: {moves or '(none)'}\nBye.", file=out)
                 return None
-            state = state.play(col)
         else:
-            col, seen = ai_move(state, evaluate, sims, mcts)
-            shares = "  ".join(f"{c + 1}:{s:4.0%}" for c, s in enumerate(seen["shares"]))
-            print(f"AI plays {col + 1}.  visits {shares}  value {seen['value']:+.2f} "
-                  "(AI's view: +1 = it expects to win)", file=out)
-            state = state.play(col)
+            col = _ai_turn(state, evaluate, sims, mcts, out)
+        state, moves = state.play(col), moves + str(col + 1)
+    _final_board(state, out)
     if state.result() == 0:
-        print("Draw: the board is full.", file=out)
-        return 0
-    # The side to move has lost: the last mover won.
-    human_won = state.first_to_move != human_is_first
-    print("You win!" if human_won else "The AI wins.", file=out)
-    return 1 if human_won else -1
+        outcome, text = 0, "Draw: the board is full."
+    else:  # the side to move has lost: the last mover won
+        outcome = 1 if state.first_to_move != human_first else -1
+        text = "You win!" if outcome == 1 else "The AI wins."
+    print(f"{text} Moves: {moves}", file=out)
+    return outcome
+
+
+def play_session(evaluate: Evaluate, sims: int, mcts: MCTSConfig, header: str,
+                 human_first: bool = True, ask: Callable[[str], str] = input,
+                 out: TextIO = sys.stdout) -> None:
+    """Games until the human declines another; colours swap after each game."""
+    print(header, file=out)
+    while play_game(evaluate, sims, mcts, human_first, ask, out) is not None:
+        try:
+            again = ask("Play again, with colours swapped? [y/N] ").strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            again = ""
+        if again not in ("y", "yes"):
+            print("Bye.", file=out)
+            return
+        human_first = not human_first

@@ -234,7 +234,10 @@ def import_seed(entries: list, path: str = "<seed data>") -> Samples:
     later = [r for r, _ in results[1:] if r != 0]
     result = later[0] if later else results[0][0]
     if any(r not in (0.0, result) for r, _ in results[1:]):
-        raise DataError(f"seed dataset {path!r}: entries disagree about the game's result")
+        raise DataError(f"seed dataset {path!r}: entries disagree about the game's result; a "
+                        "seed file holds one game, every entry after the first carrying that "
+                        "game's result (+1 O won, -1 X won, 0 draw): split a pooled list of "
+                        "positions into one file per game")
     # Absolute (+1 = O won) to the side to move's view: O to move keeps the sign.
     values = np.array([result if not x else -result for _, x in results], np.float32)
     st = np.array(states)

@@ -42,19 +42,23 @@ class Tree:
     children: np.ndarray    # int32 [B, N, 7], UNEXPANDED until the edge is first followed
     own: np.ndarray         # uint64 [B, N]
     mask: np.ndarray        # uint64 [B, N]
-    terminal: np.ndarray    # bool [B, N]
+    terminal: np.ndarray    # bool [B, N], a view of terminal_padded
+    terminal_padded: np.ndarray  # bool [B, N + 1]: the same, plus a last column never set, so
+                                 # that a child index of UNEXPANDED (-1) reads False unmasked
     value: np.ndarray       # float32 [B, N] network value, or the exact value when terminal
 
     @classmethod
     def allocate(cls, batch: int, nodes: int) -> Tree:
         z = np.zeros
+        padded = z((batch, nodes + 1), bool)
         return cls(
             node_n=z((batch, nodes), np.int32), edge_n=z((batch, nodes, COLS), np.int32),
             edge_w=z((batch, nodes, COLS), np.float32), edge_q=z((batch, nodes, COLS), np.float32),
             prior=z((batch, nodes, COLS), np.float32),
             children=np.full((batch, nodes, COLS), UNEXPANDED, np.int32),
             own=z((batch, nodes), np.uint64), mask=z((batch, nodes), np.uint64),
-            terminal=z((batch, nodes), bool), value=z((batch, nodes), np.float32),
+            terminal=padded[:, :nodes], terminal_padded=padded,
+            value=z((batch, nodes), np.float32),
         )
 
     def init_nodes(self, rows: np.ndarray, nodes: np.ndarray, priors: np.ndarray,

@@ -187,15 +187,36 @@ def test_user_errors_are_one_line(tmp_path, tiny_ckpt):
     assert not (tmp_path / "d").exists()
 
 
+@pytest.mark.parametrize("args,words", [
+    (("play", "--sims", "-3"), ("--sims -3", "0 (the raw policy")),
+    (("evaluate", "--player", "random", "--opponent", "greedy", "--sims", "-3"), ("--sims -3",)),
+    (("evaluate", "--player", "random", "--opponent", "greedy", "--games", "0"), ("--games 0",)),
+    (("evaluate", "--player", "random", "--opponent", "greedy", "--games", "-4"), ("--games -4",)),
+    (("evaluate", "--player", "random", "--positions", "--limit", "-5"), ("--limit -5",)),
+])
+def test_out_of_range_numbers_are_one_line_errors(args, words):
+    assert_user_error(az(*args), *words)
+
+
+def test_zero_simulations_means_the_raw_policy(tiny_ckpt):
+    proc = az("evaluate", "--checkpoint", tiny_ckpt, "--positions", "--sims", "0", "--limit", "30",
+              "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "policy_sets" in report and "mcts_sets" not in report
+    proc = az("play", "--checkpoint", tiny_ckpt, "--sims", "0", input="4\n")
+    assert proc.returncode == 0 and "AI plays" in proc.stdout, proc.stderr
+
+
 def test_evaluate_positions_json(tiny_ckpt):
     proc = az("evaluate", "--checkpoint", tiny_ckpt, "--positions", "--sims", "8",
               "--limit", "60", "--json", "--quiet")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["sims"] == 8 and report["checkpoint"] == str(tiny_ckpt)
-    assert set(report["sets"]) == {"Test_L1_R1", "Test_L1_R2", "Test_L1_R3", "Test_L2_R1",
+    assert set(report["mcts_sets"]) == {"Test_L1_R1", "Test_L1_R2", "Test_L1_R3", "Test_L2_R1",
                                    "Test_L2_R2", "Test_L3_R1"}
-    for s in report["sets"].values():
+    for s in report["mcts_sets"].values():
         assert 0 <= s["ci95"][0] <= s["mistake_rate"] <= s["ci95"][1] <= 1 and s["n"] == 10
     assert np.isclose(sum(s["n"] for s in report["policy_sets"].values()), 60)
 
@@ -227,3 +248,37 @@ def test_play_reprompts_on_a_full_column_and_on_ctrl_c():
     text = out.getvalue()
     assert text.count("AI plays 7") == 3 and "Column 7 is full: pick another." in text
     assert text.rstrip().endswith("Bye.")
+
+
+def test_play_in_a_terminal_shows_its_header_and_that_it_thinks(tiny_ckpt):
+    """``play`` driven through a pseudo-terminal, as a person sees it."""
+    import os
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real command on the terminal
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "alphazero", "play", "--checkpoint",
+                                  str(tiny_ckpt), "--sims", "8", "--first", "ai"])
+    seen, deadline = b"", time.time() + 120
+    sent = False
+    while time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        if b"Your move" in seen and not sent:
+            os.write(fd, b"q\n")
+            sent = True
+    os.waitpid(pid, 0)
+    text = seen.decode(errors="replace")
+    assert "Connect Four against" in text and "tiny.pt" in text and "8 simulations" in text
+    assert "AI is thinking..." in text and "AI plays" in text and "Bye." in text
+    lines = [ln for ln in text.replace("\r", "\n").splitlines() if "checkpoint:" not in ln]
+    assert max(len(ln) for ln in lines) < 80

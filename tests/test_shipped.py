@@ -15,7 +15,7 @@ SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def test_shipped_checkpoint_is_found_and_matches_its_config():
-    assert default_checkpoint() == str(SHIPPED / "best.pt")
+    assert Path(default_checkpoint()).resolve() == (SHIPPED / "best.pt").resolve()
     cfg = load_config(SHIPPED / "config.yaml")
     ck = load(default_checkpoint(), "cpu", expect=cfg.net)
     assert ck.iteration > 0  # a trained, promoted net, not the initial one

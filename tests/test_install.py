@@ -1,0 +1,31 @@
+"""A non-editable install into a fresh virtual environment carries the shipped checkpoint."""
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_packaged_checkpoint_is_found_after_a_non_editable_install(tmp_path):
+    env_dir = tmp_path / "venv"
+    # The machine's torch and friends are reused; the package itself is installed fresh.
+    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    subprocess.run([py, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    str(ROOT)], check=True, capture_output=True, cwd=tmp_path)
+    where = subprocess.run(
+        [py, "-c", "import alphazero, alphazero.checkpoint as c; "
+                   "print(alphazero.__file__); print(c.default_path())"],
+        check=True, capture_output=True, text=True, cwd=tmp_path).stdout.split()
+    assert str(env_dir) in where[0], where  # the installed copy, not this checkout
+    assert where[1] != "None" and str(env_dir) in where[1] and Path(where[1]).stat().st_size > 1e5
+    proc = subprocess.run([env_dir / "bin" / "alphazero", "evaluate", "--positions", "--limit",
+                           "12", "--sims", "2", "--quiet"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "mcts (" in proc.stdout and "best.pt" in proc.stdout
