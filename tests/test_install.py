@@ -1,5 +1,6 @@
 """A non-editable install into a fresh virtual environment carries the shipped checkpoint."""
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -12,12 +13,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_packaged_checkpoint_is_found_after_a_non_editable_install(tmp_path):
+    src = tmp_path / "src"  # a clean copy: no build/ left over from an earlier build
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for name in ("alphazero", "checkpoints"):  # alphazero/data/best.pt links into checkpoints
+        shutil.copytree(ROOT / name, src / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     env_dir = tmp_path / "venv"
     # The machine's torch and friends are reused; the package itself is installed fresh.
     venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     subprocess.run([py, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    str(ROOT)], check=True, capture_output=True, cwd=tmp_path)
+                    str(src)], check=True, capture_output=True, cwd=tmp_path)
     where = subprocess.run(
         [py, "-c", "import alphazero, alphazero.checkpoint as c; "
                    "print(alphazero.__file__); print(c.default_path())"],
