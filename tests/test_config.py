@@ -57,3 +57,13 @@ def test_overrides():
     with pytest.raises(ConfigError, match="not found"):
         load("configs/nope.yaml")
     assert load(None) == Config()
+
+
+def test_exponent_floats_and_close_key_suggestions():
+    # YAML 1.1 reads 1e-4 as a string; a float field takes it as the number it is.
+    cfg = load(None, ["train.weight_decay=1e-4", "train.lr=2E-3"])
+    assert cfg.train.weight_decay == 1e-4 and cfg.train.lr == 2e-3
+    with pytest.raises(ConfigError, match="expected float"):
+        load(None, ["train.lr=fast"])
+    with pytest.raises(ConfigError, match="did you mean 'mcts.num_simulations'"):
+        load(None, ["mcts.num_simulation=3"])
