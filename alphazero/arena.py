@@ -6,7 +6,8 @@ of a batch, so a whole match runs as batches across games. Reference opponents:
 * ``random``: a uniformly random legal column;
 * ``greedy``: wins at once if it can, blocks the opponent's immediate win if it must, else random;
 * ``alphabeta:K``: negamax with alpha-beta to depth K, scoring leaves by threats (empty cells
-  that would complete four) of each side, ties broken at random.
+  that would complete four) of each side, ties broken at random;
+* ``solver``: perfect play through the optional solver extra, random among the best moves.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from . import faults
+from . import faults, solver
 from .config import BUILTIN_OPPONENTS, ArenaConfig, ConfigError, MCTSConfig, parse_opponent
 from .game import (
     BOARD_MASK, Boards, Evaluate, State, batch_cell_columns, batch_legal, batch_play,
@@ -159,6 +160,23 @@ class PolicyPlayer:
         return self.evaluate(boards)[0].argmax(axis=1)
 
 
+class SolverPlayer:
+    """Perfect play (the solver extra): uniformly at random among the best-scoring moves,
+    from its own seeded stream. Moving first from the empty board it wins every game."""
+
+    def __init__(self, seed: int = 0):
+        self.name = "solver"
+        self.rng = random.Random(seed)
+
+    def select(self, boards: Boards) -> np.ndarray:
+        out = []
+        for i in range(len(boards)):
+            scores = solver.scores(boards.state(i))
+            top = max(x for x in scores if x is not None)
+            out.append(self.rng.choice([c for c, x in enumerate(scores) if x == top]))
+        return np.array(out, dtype=np.int64)
+
+
 def reference_player(spec: str, seed: int = 0) -> Player:
     """The built-in opponent ``spec`` names (see ``config.parse_opponent``); a
     ``ConfigError`` for anything else."""
@@ -169,6 +187,9 @@ def reference_player(spec: str, seed: int = 0) -> Player:
         return GreedyPlayer(seed)
     if kind == "alphabeta":
         return AlphaBetaPlayer(int(arg), seed)
+    if kind == "solver":
+        solver.scores(State())  # fail now, in one line, if the extra is missing
+        return SolverPlayer(seed)
     raise ConfigError(f"unknown opponent {spec!r}: use a checkpoint path, {BUILTIN_OPPONENTS}")
 
 
@@ -185,6 +206,7 @@ class MatchResult:
     draws: int = 0
     losses: int = 0
     games: list[tuple[str, int]] = field(default_factory=list)
+    a_first: list[bool] = field(default_factory=list)  # per game: A moved first
 
     @property
     def n(self) -> int:
@@ -200,6 +222,13 @@ class MatchResult:
 
     def summary(self) -> str:
         return f"W{self.wins}/D{self.draws}/L{self.losses} (score {self.score:.3f})"
+
+    def by_colour(self) -> dict[str, dict[str, int]]:
+        """A's wins, draws and losses when it moved first and when it moved second."""
+        out = {side: {"wins": 0, "draws": 0, "losses": 0} for side in ("first", "second")}
+        for (_, r), first in zip(self.games, self.a_first):
+            out["first" if first else "second"][{1: "wins", 0: "draws", -1: "losses"}[r]] += 1
+        return out
 
 
 def openings(count: int, plies: int, seed: int) -> list[str]:
@@ -235,11 +264,13 @@ def play_match(a: Player, b: Player, games: int, opening_plies: int = 2, seed: i
     result = MatchResult()
     bar = reporter.bar(games, "arena", "game")
     for start in range(0, games, step):
-        for moves, r in _play_batch(a, b, jobs[start:start + step], bar):
+        batch = jobs[start:start + step]
+        for (moves, r), (_, first) in zip(_play_batch(a, b, batch, bar), batch):
             result.wins += r == 1
             result.draws += r == 0
             result.losses += r == -1
             result.games.append((moves, r))
+            result.a_first.append(first)
         if stop is not None and stop(result, start + step >= games):
             break
     bar.close()

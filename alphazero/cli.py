@@ -32,9 +32,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .net import DeviceError
     from .selfplay import WorkerError
     from .shards import DataError
+    from .solver import SolverUnavailable
 
     return (UserError, ConfigError, CheckpointError, DataError, IllegalMoveError, DeviceError,
-            WorkerError)
+            WorkerError, SolverUnavailable)
 
 
 def _config(args: argparse.Namespace, extra: list[str] | None = None):
@@ -165,7 +166,8 @@ def _is_builtin(spec: str) -> bool:
     except ConfigError as e:
         raise UserError(str(e)) from None
     if not builtin and not os.path.exists(spec):
-        close = difflib.get_close_matches(spec, ["random", "greedy", "alphabeta:3"], n=1)
+        close = difflib.get_close_matches(spec, ["random", "greedy", "alphabeta:3", "solver"],
+                                          n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise UserError(f"unknown opponent {spec!r}: {hint}not a built-in one "
                         f"({config.BUILTIN_OPPONENTS}) and no checkpoint file by that name")
@@ -196,7 +198,7 @@ def _default_player(spec: str | None) -> str:
     found = checkpoint.default_path()
     if found is None:
         raise UserError("no checkpoint given and no shipped checkpoints/best.pt found; pass "
-                        "--player PATH (or random, greedy, alphabeta:K)")
+                        f"--player PATH (or {config.BUILTIN_OPPONENTS})")
     return found
 
 
@@ -218,7 +220,7 @@ def _at_least_one(args: argparse.Namespace, *flags: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    cfg = _config(args)
+    cfg = _config(args, _shorthands(args, {"openings": "arena.opening_plies"}))
     sims = _sims(args, cfg.arena.num_simulations)
     _at_least_one(args, "games", "limit")
     spec = _default_player(args.player or args.checkpoint)
@@ -275,20 +277,23 @@ def _evaluate_match(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
     from .arena import play_match
 
     if not args.opponent:
-        raise UserError("say what to play against: --opponent CKPT|random|greedy|alphabeta:K, "
+        raise UserError("say what to play against: --opponent CKPT|random|greedy|alphabeta:K|solver, "
                         "or --positions [FILE] to score against solved positions")
     a = _player(spec, cfg, args.device, sims, args.seed)
     b = _player(args.opponent, cfg, args.device, sims, args.seed + 1)
     r = play_match(a, b, args.games, cfg.arena.opening_plies, args.seed,
                    cfg.arena.parallel_games, reporter=_console(args))
-    elo = r.elo()
+    elo, colours = r.elo(), r.by_colour()
     print(f"{spec} vs {args.opponent}: {r.summary()} over {r.n} games, Elo difference {elo} "
           "(95% interval)")
+    for side, c in colours.items():
+        print(f"  moving {side}: W{c['wins']}/D{c['draws']}/L{c['losses']}")
     if args.json:
         print(json.dumps({"player": spec, "opponent": args.opponent, "games": r.n,
                           "wins": r.wins, "draws": r.draws, "losses": r.losses,
                           "score": r.score, "elo": elo.elo, "elo_ci": [elo.lo, elo.hi],
-                          "sims": sims}))
+                          "by_colour": colours, "sims": sims,
+                          "opening_plies": cfg.arena.opening_plies}))
     return 0
 
 
@@ -331,6 +336,52 @@ def cmd_play(args: argparse.Namespace) -> int:
               f"{device})." + (f"\n  checkpoint: {path}" if path else ""))
     play_session(make_evaluator(start.net, device), sims, cfg.mcts, header,
                  human_first=args.first == "human")
+    return 0
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    from . import checkpoint
+    from .analysis import analyse, render_analysis
+    from .game import State
+    from .net import make_evaluator
+
+    cfg = _config(args)
+    sims = _sims(args, cfg.mcts.num_simulations)
+    moves = args.moves.strip()
+    if moves and not (moves.isdigit() and set(moves) <= set("1234567")):
+        raise UserError(f"moves {args.moves!r}: give columns 1-7 as one string, e.g. 4453")
+    state = State.from_moves(moves)  # an illegal sequence is an IllegalMoveError: one line
+    if state.is_terminal():
+        raise UserError(f"the game is over after {moves}: there is nothing to analyse")
+    path = args.checkpoint or checkpoint.default_path()
+    start, device = _start(path, cfg, args.device)
+    report = analyse(state, make_evaluator(start.net, device), cfg.mcts, sims)
+    if args.json:
+        print(json.dumps({"moves": moves, "checkpoint": path, **report}))
+    else:
+        print(render_analysis(moves, state, report))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .analysis import render_game
+    from .dataset import list_data_files
+    from .shards import read_samples
+
+    path = args.source
+    if os.path.isdir(os.path.join(path, "data")):  # a run folder: its latest iteration
+        iters = sorted(d for d in os.listdir(os.path.join(path, "data")) if d.startswith("iter_"))
+        if not iters:
+            raise UserError(f"run folder {path!r} has no self-play data yet")
+        path = os.path.join(path, "data", iters[-1])
+    files = list_data_files([path]) if os.path.isdir(path) else [path]
+    if not files:
+        raise UserError(f"no dataset files in {path!r}")
+    samples = read_samples(files[0])
+    try:
+        print(render_game(samples, args.game, files[0]))
+    except IndexError as e:
+        raise UserError(f"{files[0]}: {e}") from None
     return 0
 
 
@@ -394,12 +445,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="a match between players, or mistakes on solved "
                                         "positions")
     _add_config_args(p)
-    p.add_argument("--player", metavar="CKPT|random|greedy|alphabeta:K",
+    p.add_argument("--player", metavar="CKPT|random|greedy|alphabeta:K|solver",
                    help="the player measured (default: the shipped checkpoint)")
     p.add_argument("--checkpoint", metavar="CKPT", help="same as --player CKPT")
-    p.add_argument("--opponent", metavar="CKPT|random|greedy|alphabeta:K",
+    p.add_argument("--opponent", metavar="CKPT|random|greedy|alphabeta:K|solver",
                    help="what the player meets: a checkpoint, or a built-in opponent (random; "
-                        "greedy: wins or blocks in one; alphabeta:K: depth-K search)")
+                        "greedy: wins or blocks in one; alphabeta:K: depth-K search; solver: "
+                        "perfect play, needs the solver extra)")
+    p.add_argument("--openings", type=int, metavar="PLIES",
+                   help="random opening moves before the players take over "
+                        "(arena.opening_plies; 0 = every game from the empty board)")
     p.add_argument("--games", type=int, default=100, help="games in the match (default 100)")
     p.add_argument("--sims", type=int, help="simulations per move (default arena.num_simulations)")
     p.add_argument("--positions", nargs="?", const="pons", metavar="pons|c4|FILE",
@@ -429,6 +484,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sims", type=int, help="AI simulations per move (default mcts.num_simulations)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.set_defaults(func=cmd_play)
+
+    p = sub.add_parser("analyse", help="one position through the net, the search and (with the "
+                                       "solver extra) a perfect solver")
+    _add_config_args(p)
+    p.add_argument("moves", metavar="MOVES", help="the moves so far, columns 1-7, e.g. 4453 "
+                                                  "('' for the empty board)")
+    p.add_argument("--checkpoint", metavar="PATH", help="net to ask (default: the shipped one)")
+    p.add_argument("--sims", type=int, help="search simulations (default mcts.num_simulations; "
+                                            "0 = no search)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_analyse)
+
+    p = sub.add_parser("show", help="replay a recorded self-play game with its policy targets "
+                                    "and values")
+    p.add_argument("source", metavar="DATA_FILE|DATA_DIR|RUN_DIR",
+                   help="a dataset file, a folder of them (its first file), or a run folder "
+                        "(its latest iteration's first file)")
+    p.add_argument("--game", type=int, default=0, help="which game of the file (from 0)")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("config", help="list every config field with its meaning, or print the "
                                       "resolved config of --config/--set")

@@ -178,14 +178,15 @@ class SelfPlayConfig:
 
 
 #: The built-in opponents, as a user types them.
-BUILTIN_OPPONENTS = "random, greedy or alphabeta:K"
+BUILTIN_OPPONENTS = "random, greedy, alphabeta:K or solver"
 
 
 def parse_opponent(spec: str) -> tuple[str, int | str | None]:
     """The one reading of an opponent spec: ``("random", None)``, ``("greedy", None)``,
-    ``("alphabeta", K)`` or ``("checkpoint", path)`` for anything else. A malformed
+    ``("alphabeta", K)``, ``("solver", None)`` (perfect play, the solver extra) or
+    ``("checkpoint", path)`` for anything else. A malformed
     ``alphabeta:...`` is a ``ConfigError``."""
-    if spec in ("random", "greedy"):
+    if spec in ("random", "greedy", "solver"):
         return spec, None
     if spec.startswith("alphabeta:"):
         depth = spec[len("alphabeta:"):]

@@ -9,10 +9,10 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "alphazero"
 LAYERS = [
     {"config", "faults", "report", "ratings"},                      # leaves
     {"game", "atomic"},                                             # rules; atomic writes
-    {"positions", "encoder", "tree", "exploration", "shards"},      # facts over positions
+    {"positions", "encoder", "tree", "exploration", "shards", "solver"},  # facts over positions
     {"net", "roots", "dataset"},
     {"checkpoint", "mcts"},                                         # net and search, apart
-    {"selfplay", "train", "arena", "play"},                         # the stages
+    {"selfplay", "train", "arena", "play", "analysis"},             # the stages
     {"cluster"},
     {"pipeline"},
     {"cli"},
@@ -20,7 +20,7 @@ LAYERS = [
 # config may write its YAML atomically: the one exception to "leaves import nothing".
 EXTRA = {"config": {"atomic"}}
 NO_TORCH = {"config", "faults", "report", "ratings", "game", "atomic", "positions", "encoder", "tree",
-            "exploration", "shards", "roots", "dataset", "mcts"}
+            "exploration", "shards", "roots", "dataset", "mcts", "solver", "analysis"}
 NEVER = {m: {"net", "checkpoint"} for m in ("tree", "roots", "mcts", "exploration")}
 NEVER.update({"shards": {"net", "checkpoint", "mcts"}, "dataset": {"net", "checkpoint", "mcts"}})
 

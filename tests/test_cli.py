@@ -282,3 +282,35 @@ def test_play_in_a_terminal_shows_its_header_and_that_it_thinks(tiny_ckpt):
     assert "AI is thinking..." in text and "AI plays" in text and "Bye." in text
     lines = [ln for ln in text.replace("\r", "\n").splitlines() if "checkpoint:" not in ln]
     assert max(len(ln) for ln in lines) < 80
+
+
+def test_analyse_shows_net_search_and_solver(tiny_ckpt):
+    proc = az("analyse", "4453", "--checkpoint", tiny_ckpt, "--sims", "16")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "After 4453: X to move, ply 4." in out and "net policy %" in out and "search %" in out
+    assert max(len(line) for line in out.splitlines()) < 80
+    proc = az("analyse", "4453", "--checkpoint", tiny_ckpt, "--sims", "16", "--json")
+    report = json.loads(proc.stdout)
+    assert abs(sum(report["policy"]) - 1) < 1e-4 and report["search"]["best"] in range(1, 8)
+    from alphazero import solver
+
+    if solver.available():  # ground truth for this position: Pons' solver scores
+        assert report["solver"] == [-5, -5, -2, -3, -4, -2, -2]
+    assert_user_error(az("analyse", "4444444", "--checkpoint", tiny_ckpt), "column 4 is full")
+    assert_user_error(az("analyse", "44x", "--checkpoint", tiny_ckpt), "columns 1-7")
+
+
+def test_show_replays_a_recorded_game(tmp_path, tiny_ckpt):
+    out = tmp_path / "d"
+    proc = az("self-play", "--checkpoint", tiny_ckpt, "--games", "4", "--sims", "4", "--out", out,
+              "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    proc = az("show", out, "--game", "1")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    first = read_samples(sorted(out.glob("*.pkl"))[0])
+    n = first.meta["game_lengths"][1]
+    assert f"Game 1 of chunk_00000.pkl: {n} recorded positions." in text
+    assert text.count("target %") == n and "position 1, ply 0, X to move:" in text
+    assert_user_error(az("show", out, "--game", "99"), "game 99 does not exist")
