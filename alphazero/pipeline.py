@@ -31,6 +31,7 @@ from . import atomic, checkpoint, config, faults
 from .arena import MCTSPlayer, PolicyPlayer, arena_match, play_match, reference_player
 from .cluster import run_ray_pool
 from .config import Config, ConfigError
+from .game import Boards
 from .mcts import match_config
 from .net import fresh_net, make_evaluator, select_device
 from .positions import PONS, LabelledPosition, load_positions, path_of, score_positions
@@ -154,7 +155,8 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
                             ray_address)
             row["seconds"] = round(time.perf_counter() - t0, 1)
             durations.append(row["seconds"])
-            record(reporter, row, total, eta=np.mean(durations) * (total - it))
+            record(reporter, row, total, eta=np.mean(durations) * (total - it),
+                   hparams=flat_config(cfg))
     finally:
         writer.close()
     return read_metrics(paths.metrics)
@@ -241,6 +243,9 @@ def judge(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkp
         PolicyPlayer(make_evaluator(best.net, device)), positions))
     searcher = MCTSPlayer(make_evaluator(new_best.net, device),
                           match_config(cfg.mcts, cfg.arena.num_simulations))
+    priors, values = make_evaluator(new_best.net, device)(Boards.empty(1))
+    ev["empty_board"] = {"policy": [round(float(x), 4) for x in priors[0]],
+                         "value": round(float(values[0]), 4)}
     ev["search_mistakes"] = _mistakes(searcher, positions[::SEARCH_EVERY])
     ev["search_positions"] = len(positions[::SEARCH_EVERY])
     ev["policy_positions"] = len(positions)
@@ -285,9 +290,11 @@ def promote_if_better(it: int, ev: dict, cand: checkpoint.Checkpoint, paths: Run
                         meta={"elo": ev["elo"], "elo_ci": ev.get("elo_ci")})
 
 
-def record(reporter: Reporter, row: dict, total: int, eta: float) -> None:
-    """An iteration's scalars to TensorBoard, its row to metrics.jsonl, its line to the
-    console."""
+def record(reporter: Reporter, row: dict, total: int, eta: float,
+           hparams: dict | None = None) -> None:
+    """An iteration's scalars and images to TensorBoard (with the run's ``hparams``), its row
+    to metrics.jsonl, its line to the console."""
+    hparams = hparams or {}
     it = row["iteration"]
     for key, n_key in (("policy_mistakes", "policy_positions"),
                        ("search_mistakes", "search_positions"),
@@ -316,16 +323,40 @@ def record(reporter: Reporter, row: dict, total: int, eta: float) -> None:
         reporter.scalar("selfplay/mean_game_moves", sp["mean_game_moves"], it)
     for phase, seconds in row["wall_seconds"].items():
         reporter.scalar(f"time/{phase}_s", seconds, it)
+    if row.get("empty_board"):
+        eb = row["empty_board"]
+        reporter.image("best/empty_board_policy", policy_bars(eb["policy"]), it)
+        reporter.text("best/empty_board", "policy by column: " + " ".join(
+            f"{100 * p:.0f}%" for p in eb["policy"]) + f"; value {eb['value']:+.3f}", it)
     # Per-iteration means of the losses, on the iteration axis of every chart above (the
     # train/ and val/ tags are per optimizer step).
     for part in ("train", "val"):
         for k, x in row[part].items():
             reporter.scalar(f"iteration_{part}/{k}", x, it)
+    if row.get("policy_mistakes") is not None:
+        reporter.hparams(hparams, {"hparam/policy_mistakes": row["policy_mistakes"],
+                                   "hparam/elo": row["elo"]}, it)
     faults.point("metrics")
     reporter.record(row)
     reporter.line(summary_line(row, total) + f" | {_fmt_time(row['seconds'])}, "
                   f"ETA {_fmt_time(eta)}")
     reporter.flush()
+
+
+def flat_config(cfg: Config) -> dict:
+    """``{"section.key": value}`` of every config field (lists as text), for TensorBoard."""
+    return {f"{section}.{k}": (v if isinstance(v, (int, float, str, bool)) or v is None
+                               else str(v))
+            for section, fields in config.to_dict(cfg).items() for k, v in fields.items()}
+
+
+def policy_bars(policy: list[float], height: int = 120, bar: int = 24) -> np.ndarray:
+    """A bar chart of a policy over the 7 columns: uint8 RGB [height, 7 * bar, 3]."""
+    img = np.full((height, len(policy) * bar, 3), 255, np.uint8)
+    for c, p in enumerate(policy):
+        h = int(round(p * (height - 4)))
+        img[height - h:, c * bar + 3:(c + 1) * bar - 3] = (31, 119, 180)
+    return img
 
 
 def _rate(rate: float | None, n: int | None) -> str:
@@ -376,7 +407,8 @@ def _row(it: int, cfg: Config, played: dict, stats: dict, train_meta: dict, ev: 
         "elo_text": ev.get("elo_text"),
         "reference": ev["reference"],
         **{k: ev.get(k) for k in ("policy_mistakes", "policy_positions", "search_mistakes",
-                                  "search_positions", "candidate_policy_mistakes")},
+                                  "search_positions", "candidate_policy_mistakes",
+                                  "empty_board")},
         "cpu_seconds": cpu,
         "wall_seconds": wall,
     }

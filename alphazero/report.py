@@ -58,6 +58,20 @@ class Reporter:
         if self.writer is not None:
             self.writer.add_scalar(tag, value, step)
 
+    def image(self, tag: str, hwc: Any, step: int) -> None:
+        """An RGB image, uint8 [H, W, 3], to TensorBoard's Images tab."""
+        if self.writer is not None:
+            self.writer.add_image(tag, hwc, step, dataformats="HWC")
+
+    def text(self, tag: str, text: str, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_text(tag, text, step)
+
+    def hparams(self, params: dict, metrics: dict, step: int) -> None:
+        """The run's settings beside its latest results, for TensorBoard's HParams tab."""
+        if self.writer is not None:
+            self.writer.add_hparams(params, metrics, run_name="hparams", global_step=step)
+
     def line(self, text: str) -> None:
         if self.log is not None:
             self.log(text)
