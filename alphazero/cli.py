@@ -277,7 +277,8 @@ def _evaluate_match(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
     from .arena import play_match
 
     if not args.opponent:
-        raise UserError("say what to play against: --opponent CKPT|random|greedy|alphabeta:K|solver, "
+        raise UserError("say what to play against: --opponent "
+                        "CKPT|random|greedy|alphabeta:K|solver, "
                         "or --positions [FILE] to score against solved positions")
     a = _player(spec, cfg, args.device, sims, args.seed)
     b = _player(args.opponent, cfg, args.device, sims, args.seed + 1)
@@ -481,7 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--checkpoint", metavar="PATH", help="net to play (default: the shipped one)")
     p.add_argument("--first", choices=("human", "ai"), default="human", help="who moves first")
-    p.add_argument("--sims", type=int, help="AI simulations per move (default mcts.num_simulations)")
+    p.add_argument("--sims", type=int, help="AI simulations per move (default "
+                                            "mcts.num_simulations; 0 = its raw policy)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.set_defaults(func=cmd_play)
 

@@ -109,7 +109,8 @@ def is_held_out(game: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
     return (x >> np.uint64(11)).astype(np.float64) / 2.0 ** 53 < fraction
 
 
-def split_by_game(game: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def split_by_game(game: np.ndarray, fraction: float,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, validation): whole games held out by ``is_held_out``. When that would
     hold out every game of the window, none is (there is nothing to train on otherwise)."""
     held = is_held_out(game, fraction, seed) if fraction > 0 else np.zeros(len(game), bool)

@@ -328,6 +328,12 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
         reporter.image("best/empty_board_policy", policy_bars(eb["policy"]), it)
         reporter.text("best/empty_board", "policy by column: " + " ".join(
             f"{100 * p:.0f}%" for p in eb["policy"]) + f"; value {eb['value']:+.3f}", it)
+    history = [*read_metrics(reporter.metrics), row] if reporter.metrics else [row]
+    reporter.image("best/mistakes_curve", curve_image({
+        "policy": [100 * r["policy_mistakes"] for r in history if r.get("policy_mistakes")],
+        "search": [100 * r["search_mistakes"] for r in history if r.get("search_mistakes")]}), it)
+    reporter.text("best/mistakes_curve", "red: raw policy, blue: search; mistakes (%) on "
+                  "solver-labelled positions per iteration, grid every 10%", it)
     # Per-iteration means of the losses, on the iteration axis of every chart above (the
     # train/ and val/ tags are per optimizer step).
     for part in ("train", "val"):
@@ -348,6 +354,27 @@ def flat_config(cfg: Config) -> dict:
     return {f"{section}.{k}": (v if isinstance(v, (int, float, str, bool)) or v is None
                                else str(v))
             for section, fields in config.to_dict(cfg).items() for k, v in fields.items()}
+
+
+def curve_image(series: dict[str, list[float]], height: int = 160, width: int = 320) -> np.ndarray:
+    """Line chart of percentages per iteration, y from 0 to the largest value rounded up to
+    10: uint8 RGB [height, width, 3]; one colour per series (red, blue, green, ...)."""
+    img = np.full((height, width, 3), 255, np.uint8)
+    colours = ((214, 39, 40), (31, 119, 180), (44, 160, 44))
+    top = max(10.0, 10 * np.ceil(max(max(v) for v in series.values() if v) / 10))
+    for k in range(1, int(top // 10)):
+        img[height - 1 - int(k * 10 / top * (height - 1)), :] = (225, 225, 225)
+    for colour, values in zip(colours, series.values()):
+        if not values:
+            continue
+        xs = np.linspace(0, width - 1, max(len(values), 2))[:len(values)]
+        ys = (height - 1) * (1 - np.asarray(values) / top)
+        for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
+            t = np.linspace(0, 1, int(abs(x1 - x0) + abs(y1 - y0)) + 2)
+            rows, cols = np.round(y0 + t * (y1 - y0)), np.round(x0 + t * (x1 - x0))
+            img[rows.astype(int), cols.astype(int)] = colour
+        img[np.round(ys).astype(int), np.round(xs).astype(int)] = colour
+    return img
 
 
 def policy_bars(policy: list[float], height: int = 120, bar: int = 24) -> np.ndarray:
@@ -374,8 +401,9 @@ def summary_line(row: dict, total: int) -> str:
     val = (f"val {v['total']:.3f}" if v else "val n/a (no game held out)")
     strength = ""
     if row.get("policy_mistakes") is not None:
-        strength = (f" | mistakes: policy {_rate(row['policy_mistakes'], row.get('policy_positions'))}"
-                    f", search {_rate(row.get('search_mistakes'), row.get('search_positions'))}")
+        policy = _rate(row["policy_mistakes"], row.get("policy_positions"))
+        search = _rate(row.get("search_mistakes"), row.get("search_positions"))
+        strength = f" | mistakes: policy {policy}, search {search}"
     return (f"iter {row['iteration']}/{total}{strength} | Elo {row.get('elo_text', 'n/a')}"
             f" | {row['selfplay']['positions']} positions "
             f"({row['selfplay']['positions_per_s']:.0f}/s) | loss {t['total']:.3f} "

@@ -112,17 +112,20 @@ class SetScore:
         return wilson(self.mistakes, self.n)
 
 
-def score_positions(player, positions: list[LabelledPosition], batch: int = 1000,
+def score_positions(player, positions: list[LabelledPosition], batch: int = 256,
                     reporter: Reporter = SILENT) -> dict[str, SetScore]:
     """Mistake counts per set for ``player``'s choice in each position; ``player`` is anything
-    with ``select(boards) -> columns int [B]`` (see ``arena.Player``)."""
-    out: dict[str, SetScore] = {}
+    with ``select(boards) -> columns int [B]`` (see ``arena.Player``). Positions are taken in a
+    fixed shuffled order, so every batch mixes the sets and the progress bar's ETA holds from
+    the first batch (the sets' positions differ in cost)."""
+    out = {p.set: SetScore(0, 0, 0) for p in positions}
+    order = np.random.default_rng(0).permutation(len(positions))
     bar = reporter.bar(len(positions), "positions", "pos")
     for i in range(0, len(positions), batch):
-        chunk = positions[i:i + batch]
+        chunk = [positions[k] for k in order[i:i + batch]]
         cols = player.select(Boards.from_states([p.state for p in chunk]))
         for p, c in zip(chunk, cols):
-            s = out.setdefault(p.set, SetScore(0, 0, 0))
+            s = out[p.set]
             s.n += 1
             s.mistakes += bool(p.is_mistake(int(c)))
             s.possible += p.mistake_possible()

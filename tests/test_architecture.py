@@ -19,8 +19,8 @@ LAYERS = [
 ]
 # config may write its YAML atomically: the one exception to "leaves import nothing".
 EXTRA = {"config": {"atomic"}}
-NO_TORCH = {"config", "faults", "report", "ratings", "game", "atomic", "positions", "encoder", "tree",
-            "exploration", "shards", "roots", "dataset", "mcts", "solver", "analysis"}
+NO_TORCH = {"config", "faults", "report", "ratings", "game", "atomic", "positions", "encoder",
+            "tree", "exploration", "shards", "roots", "dataset", "mcts", "solver", "analysis"}
 NEVER = {m: {"net", "checkpoint"} for m in ("tree", "roots", "mcts", "exploration")}
 NEVER.update({"shards": {"net", "checkpoint", "mcts"}, "dataset": {"net", "checkpoint", "mcts"}})
 

@@ -48,3 +48,20 @@ def test_cuda_training_step_with_autocast():
     fit = Trainer(net, TrainConfig(batch_size=32, epochs=2), torch.device("cuda")).fit(
         s, s)
     assert np.isfinite(fit.train["total"]) and fit.steps == 4
+
+
+def test_a_fresh_net_takes_the_preset_of_the_device_it_runs_on(monkeypatch):
+    """``self-play --device cuda`` without a checkpoint builds what ``train --device cuda``
+    builds (``auto`` = paper on CUDA): the preset is resolved for the worker's device, not
+    for the CPU. Device-agnostic: the move to the GPU is stubbed out."""
+    import alphazero.net as net_module
+    from alphazero import selfplay
+
+    built = []
+    monkeypatch.setattr(net_module, "to_device", lambda net, device: built.append(net) or net)
+    monkeypatch.setattr(net_module, "select_device", lambda name: torch.device(name))
+    monkeypatch.setattr(net_module, "make_evaluator", lambda net, device: net)
+    selfplay.load_evaluator(None, NetConfig(), "cuda", init_seed=0)
+    assert built[-1].cfg.preset == "paper"
+    selfplay.load_evaluator(None, NetConfig(), "cpu", init_seed=0)
+    assert built[-1].cfg.preset == "small"
