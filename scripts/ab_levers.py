@@ -63,6 +63,12 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
     """Seed by seed, so an interrupted A/B has every arm at the same number of seeds."""
     for seed in range(seeds):
         for arm in arms:
+            done = read_rows(arm_dir(experiment, arm, seed)) \
+                if os.path.exists(os.path.join(arm_dir(experiment, arm, seed), "metrics.jsonl")) \
+                else []
+            if len(done) >= iterations:  # finished (also with more iterations than asked)
+                print(f"done: {experiment}/{arm}/seed{seed} ({len(done)} iterations)", flush=True)
+                continue
             overrides, _ = EXPERIMENTS[experiment][arm]
             sets = [f"pipeline.iterations={iterations}", f"selfplay.seed={seed}",
                     f"train.seed={seed}", *overrides]
