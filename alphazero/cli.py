@@ -302,6 +302,9 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from .pipeline import create_run, open_run, run
 
     if args.resume:
+        if args.init_from:
+            raise UserError("--init-from starts a new run; a resumed run keeps its own nets "
+                            "(drop --init-from, or start a new --run-dir with --config)")
         open_run(args.resume, args.set or [])  # validates and saves any --set
         run_dir = args.resume
     else:
@@ -311,7 +314,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         cfg = _config(args)
         run_dir = args.run_dir or os.path.join(
             "runs", os.path.splitext(os.path.basename(args.config))[0])
-        if not create_run(run_dir, cfg):
+        if not create_run(run_dir, cfg, init_from=args.init_from):
             print(f"pipeline: {run_dir} already holds this run; resuming it")
     run(run_dir, console=_console(args), ray_address=args.ray)
     print(f"pipeline: done; best net in {os.path.join(run_dir, 'best.pt')}, metrics in "
@@ -473,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--run-dir", metavar="DIR", help="run folder (default runs/<config name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument("--init-from", metavar="CKPT",
+                   help="start the new run from this checkpoint's net (and optimizer state, "
+                        "if it has one) instead of a fresh net, e.g. checkpoints/best.pt")
     p.add_argument("--ray", metavar="ADDRESS", help="play self-play on a Ray cluster: auto (the "
                    "cluster this machine joined), HOST:PORT, or local (start one here)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -80,8 +80,10 @@ SEARCH_EVERY = 2
 # --------------------------------------------------------------------------------------------
 
 
-def create_run(run_dir: str, cfg: Config) -> bool:
-    """A new run folder with the resolved config and a freshly initialised best net.
+def create_run(run_dir: str, cfg: Config, init_from: str | None = None) -> bool:
+    """A new run folder with the resolved config and its first best net: a fresh one, or the
+    net of the checkpoint ``init_from`` (a warm start; its optimizer state, when it has one,
+    becomes candidate 0, so training continues it, learning-rate schedule included).
 
     If ``run_dir`` already holds a run with exactly this config, nothing is written and False
     is returned (the caller resumes it); a run with another config is a ``ConfigError``.
@@ -94,10 +96,19 @@ def create_run(run_dir: str, cfg: Config) -> bool:
             return False
         raise ConfigError(f"run folder {run_dir!r} already holds a run with another config; "
                           f"continue it with --resume {run_dir} or choose another --run-dir")
+    start = checkpoint.load(init_from, "cpu", expect=cfg.net) if init_from else None
     os.makedirs(run_dir, exist_ok=True)
-    # The net first, the config last: a folder with config.yaml is always a complete run.
-    checkpoint.save(paths.best, fresh_net(cfg.net, cfg.selfplay.seed), iteration=0,
-                    meta={"elo": 0.0})
+    # The nets first, the config last: a folder with config.yaml is always a complete run.
+    if start is None:
+        checkpoint.save(paths.best, fresh_net(cfg.net, cfg.selfplay.seed), iteration=0,
+                        meta={"elo": 0.0})
+    else:
+        checkpoint.save(paths.best, start.net, iteration=0,
+                        meta={"elo": 0.0, "init_from": os.path.abspath(init_from)})
+        if start.optimizer:
+            os.makedirs(os.path.dirname(paths.candidate(0)), exist_ok=True)
+            checkpoint.save(paths.candidate(0), start.net, iteration=0, optimizer=start.optimizer,
+                            meta={"global_step": int(start.meta.get("global_step", 0))})
     config.dump(cfg, paths.config)
     return True
 
@@ -286,8 +297,10 @@ def promote_if_better(it: int, ev: dict, cand: checkpoint.Checkpoint, paths: Run
     iteration)."""
     faults.point("promote")
     if ev["promoted"] and checkpoint.load(paths.best).iteration < it:
-        checkpoint.save(paths.best, cand.net, iteration=it,
-                        meta={"elo": ev["elo"], "elo_ci": ev.get("elo_ci")})
+        # With its optimizer state, so a shipped best net can warm-start a new run.
+        checkpoint.save(paths.best, cand.net, iteration=it, optimizer=cand.optimizer,
+                        meta={"elo": ev["elo"], "elo_ci": ev.get("elo_ci"),
+                              "global_step": cand.meta.get("global_step", 0)})
 
 
 def record(reporter: Reporter, row: dict, total: int, eta: float,

@@ -252,3 +252,25 @@ def test_bad_input_changes_nothing_on_disk(tmp_path):
         assert len(lines) == 1 and word in lines[0], (args, proc.stderr)
         assert _tree(run) == state, args
     assert _tree(other) == other_state
+
+
+def test_a_run_warm_starts_from_a_checkpoint_and_continues_its_optimizer(tmp_path):
+    from alphazero.pipeline import create_run, run
+    from alphazero.train import Trainer
+
+    cfg = load_config("configs/smoke.yaml", ["pipeline.iterations=1", "pipeline.eval_games=0",
+                                              "arena.gating=false"])
+    torch.manual_seed(3)
+    net = build_net(NetConfig(preset="tiny"))
+    trainer = Trainer(net, cfg.train, torch.device("cpu"), global_step=57)
+    ck = tmp_path / "warm.pt"
+    save(ck, net, iteration=9, optimizer=trainer.opt, meta={"global_step": 57})
+    create_run(str(tmp_path / "run"), cfg, init_from=str(ck))
+    best = load(tmp_path / "run" / "best.pt")
+    for a, b in zip(best.net.state_dict().values(), net.state_dict().values()):
+        assert torch.equal(a, b)
+    run(str(tmp_path / "run"))
+    cand = load(tmp_path / "run" / "candidates" / "iter_0001.pt")
+    assert cand.meta["global_step"] == 57 + cand.meta["steps"]  # the optimizer went on
+    promoted = load(tmp_path / "run" / "best.pt")
+    assert promoted.iteration == 1 and promoted.optimizer is not None  # it can seed a new run
