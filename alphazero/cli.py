@@ -157,15 +157,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _is_builtin(spec: str) -> bool:
-    """True for a built-in opponent; a spec that is neither one nor an existing file is a
-    ``UserError`` that lists the built-in ones (and the closest, for a typo)."""
+    """True for a built-in opponent. A bare word that is neither one nor an existing file
+    (``gredy``) is a ``UserError`` that lists the built-in ones and the closest; a path is
+    left to the checkpoint loader, whose error names the missing file."""
     import difflib
 
     try:
         builtin = config.parse_opponent(spec)[0] != "checkpoint"
     except ConfigError as e:
         raise UserError(str(e)) from None
-    if not builtin and not os.path.exists(spec):
+    looks_like_a_path = os.sep in spec or spec.endswith(".pt")
+    if not builtin and not looks_like_a_path and not os.path.exists(spec):
         close = difflib.get_close_matches(spec, ["random", "greedy", "alphabeta:3", "solver"],
                                           n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""

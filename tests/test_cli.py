@@ -193,9 +193,33 @@ def test_user_errors_are_one_line(tmp_path, tiny_ckpt):
     (("evaluate", "--player", "random", "--opponent", "greedy", "--games", "0"), ("--games 0",)),
     (("evaluate", "--player", "random", "--opponent", "greedy", "--games", "-4"), ("--games -4",)),
     (("evaluate", "--player", "random", "--positions", "--limit", "-5"), ("--limit -5",)),
+    (("evaluate", "--player", "random", "--opponent", "gredy"),
+     ("unknown opponent 'gredy'", "did you mean 'greedy'", "alphabeta:K")),
+    (("evaluate", "--player", "random", "--opponent", "missing/net.pt"),
+     ("checkpoint 'missing/net.pt' not found",)),
+    (("pipeline", "--config", "configs/smoke.yaml", "--set", "mcts.num_simulation=3"),
+     ("did you mean 'mcts.num_simulations'",)),
 ])
 def test_out_of_range_numbers_are_one_line_errors(args, words):
     assert_user_error(az(*args), *words)
+
+
+def test_a_text_file_given_as_a_checkpoint_says_so(tmp_path):
+    text = tmp_path / "notes.pt"
+    text.write_text("not a net\n")
+    assert_user_error(az("evaluate", "--player", text, "--opponent", "random"),
+                      "is not a checkpoint file")
+
+
+def test_seed_importer_names_its_rule_for_a_pooled_list(tmp_path):
+    from .test_train_data import games, to_seed_format
+
+    pooled = [e for rec in games(3, seed=1) for e in to_seed_format(rec)]
+    data = tmp_path / "pooled"
+    data.mkdir()
+    (data / "all_games").write_bytes(pickle.dumps(pooled))
+    assert_user_error(az("train", "--data", data, "--out", tmp_path / "o.pt"),
+                      "one file per game")
 
 
 def test_zero_simulations_means_the_raw_policy(tiny_ckpt):
