@@ -342,11 +342,12 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
         reporter.text("best/empty_board", "policy by column: " + " ".join(
             f"{100 * p:.0f}%" for p in eb["policy"]) + f"; value {eb['value']:+.3f}", it)
     history = [*read_metrics(reporter.metrics), row] if reporter.metrics else [row]
-    reporter.image("best/mistakes_curve", curve_image({
-        "policy": [100 * r["policy_mistakes"] for r in history if r.get("policy_mistakes")],
-        "search": [100 * r["search_mistakes"] for r in history if r.get("search_mistakes")]}), it)
-    reporter.text("best/mistakes_curve", "red: raw policy, blue: search; mistakes (%) on "
-                  "solver-labelled positions per iteration, grid every 10%", it)
+    curves = {key: [100 * r[key] for r in history if r.get(key) is not None]
+              for key in ("policy_mistakes", "search_mistakes")}
+    if any(curves.values()):
+        reporter.image("best/mistakes_curve", curve_image(curves), it)
+        reporter.text("best/mistakes_curve", "red: raw policy, blue: search; mistakes (%) on "
+                      "solver-labelled positions per iteration, grid every 10%", it)
     # Per-iteration means of the losses, on the iteration axis of every chart above (the
     # train/ and val/ tags are per optimizer step).
     for part in ("train", "val"):

@@ -1,5 +1,6 @@
 """Fixtures shared by the test files."""
 
+import alphazero  # noqa: F401  first: it sets OpenMP's waiting before torch loads
 import pytest
 import torch
 
