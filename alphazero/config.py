@@ -219,7 +219,10 @@ class TrainConfig:
     lr_final_fraction: float = F(0.1, "final lr as a fraction of lr under the cosine schedule")
     momentum: float = F(0.9, "SGD momentum (paper: 0.9)")
     betas: list[float] = F([0.9, 0.999], "AdamW's moment decay rates (torch's defaults)")
-    weight_decay: float = F(1e-4, "decoupled weight decay (paper's L2: 1e-4)")
+    weight_decay: float = F(1e-2, "AdamW: decoupled decay, weights shrink by lr * wd per step; "
+                                  "SGD: an L2 term (paper: 1e-4). 1e-2 after the A/B in "
+                                  "docs/levers.md (AdamW 1e-4, 1e-2 and 5e-2 equal within the "
+                                  "seeds' spread; 1e-4 barely acts: 2e-7 per step)")
     grad_clip: float = F(1.0, "clip the gradient's global norm to this; 0 = no clipping")
     value_weight: float = F(1.0, "weight of the value MSE against the policy cross-entropy")
     value_q_weight: float = F(0.5, "value target = (1 - w) * game result z + w * root search "
