@@ -18,6 +18,16 @@ from . import faults
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
 
 
+def _file_mode() -> int:
+    # mkstemp creates 0600 files; a finished file gets what open() would give it.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_MODE = _file_mode()
+
+
 def is_temp(name: str) -> bool:
     """True for a file name an atomic writer uses while writing (never data)."""
     return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
@@ -31,6 +41,7 @@ def write_bytes(path: str | os.PathLike, payload: bytes | memoryview, kind: str 
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{TEMP_PREFIX}{os.path.basename(path)}.",
                                suffix=TEMP_SUFFIX)
     try:
+        os.fchmod(fd, _MODE)
         with os.fdopen(fd, "wb") as fh:
             faults.point(f"{kind}write", path)
             fh.write(payload)
