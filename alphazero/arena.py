@@ -251,6 +251,12 @@ def openings(count: int, plies: int, seed: int) -> list[str]:
     return seen
 
 
+def match_batch(parallel: int) -> int:
+    """Games played together between two looks of a match: ``parallel`` rounded down to whole
+    colour-swapped pairs."""
+    return max(2, parallel - parallel % 2)
+
+
 def play_match(a: Player, b: Player, games: int, opening_plies: int = 2, seed: int = 0,
                parallel: int = 64, reporter: Reporter = SILENT,
                stop: Callable[[MatchResult, bool], bool] | None = None) -> MatchResult:
@@ -260,7 +266,7 @@ def play_match(a: Player, b: Player, games: int, opening_plies: int = 2, seed: i
     early when it returns True."""
     opens = openings((games + 1) // 2, opening_plies, seed)
     jobs = [(opens[g // 2], g % 2 == 0) for g in range(games)]  # (opening, A moves first)
-    step = max(2, parallel - parallel % 2)
+    step = match_batch(parallel)
     result = MatchResult()
     bar = reporter.bar(games, "arena", "game")
     for start in range(0, games, step):
@@ -335,7 +341,7 @@ def promotion(result: MatchResult, cfg: ArenaConfig, final: bool = True) -> bool
     if not cfg.gating:
         return True
     if cfg.alpha > 0:
-        looks = -(-cfg.games // max(2, cfg.parallel_games - cfg.parallel_games % 2))
+        looks = -(-cfg.games // match_batch(cfg.parallel_games))
         return promotion_verdict(result.wins, result.draws, result.losses, cfg.alpha, looks,
                                  final)
     return result.score >= cfg.threshold if final else None

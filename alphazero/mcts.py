@@ -97,9 +97,10 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
         descent = select(tree, rule, sim, c_puct)
         leaf_value = expand(tree, descent, sim + 1, evaluate, cfg.fpu_reduction)
         backup(tree, descent, leaf_value)
-    policy, best = rule.finish(tree, legal)
+    q = tree.root_q()
+    policy, best = rule.finish(tree, q)
     return SearchResult(visits=tree.edge_n[:, ROOT].copy(), policy=policy, best=best,
-                        root_value=tree.root_value(), q=tree.root_q(),
+                        root_value=tree.root_value(), q=q,
                         prior=tree.prior[:, ROOT].copy(), tree=tree)
 
 

@@ -2,7 +2,8 @@
 
 * ``prepare(priors, legal) -> priors``: before the root is stored (noise goes in here);
 * ``pick(tree, sim, act) -> act``: the root action of simulation ``sim``, given PUCT's choice;
-* ``finish(tree, legal) -> (policy, best)``: the policy target and the move to play.
+* ``finish(tree, q) -> (policy, best)``: the policy target and the move to play, given
+  the root's edge Q ``[B, 7]``.
 
 ``PuctRoot`` is AlphaZero's: Dirichlet noise mixed into the priors, PUCT at the root as below
 it, the visit distribution as target, the most visited move to play. ``GumbelRoot`` is Gumbel
@@ -31,7 +32,7 @@ class RootRule(Protocol):
 
     def pick(self, tree: Tree, sim: int, act: np.ndarray) -> np.ndarray: ...
 
-    def finish(self, tree: Tree, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def finish(self, tree: Tree, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def root_rule(cfg: MCTSConfig, sims: int, root_noise: np.ndarray | None,
@@ -66,10 +67,10 @@ class PuctRoot:
     def pick(self, tree: Tree, sim: int, act: np.ndarray) -> np.ndarray:
         return act
 
-    def finish(self, tree: Tree, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def finish(self, tree: Tree, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         visits = tree.edge_n[:, ROOT]
         policy = (visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)).astype(np.float32)
-        return policy, most_visited(visits, tree.root_q())
+        return policy, most_visited(visits, q)
 
 
 @functools.lru_cache(maxsize=256)
@@ -124,14 +125,14 @@ class GumbelRoot:
         allowed = tree.edge_n[:, ROOT] == self.targets[:, sim, None]
         return _argmax_allowed(self.g_logits + self._sigma_completed_q(tree), allowed)
 
-    def finish(self, tree: Tree, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def finish(self, tree: Tree, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sq = self._sigma_completed_q(tree)
         improved = self.logits + sq
         improved = np.exp(improved - improved.max(axis=1, keepdims=True))
         policy = (improved / improved.sum(axis=1, keepdims=True)).astype(np.float32)
         visits = tree.edge_n[:, ROOT]
         best = _argmax_allowed(self.g_logits + sq,
-                               legal & (visits == visits.max(axis=1, keepdims=True)))
+                               self.legal & (visits == visits.max(axis=1, keepdims=True)))
         return policy, best
 
     def _sigma_completed_q(self, tree: Tree) -> np.ndarray:
