@@ -25,7 +25,7 @@ from .game import (
     BOARD_MASK, Boards, Evaluate, State, batch_cell_columns, batch_legal, batch_play,
     playable_cells, winning_cells,
 )
-from .mcts import match_config, search
+from .mcts import Searcher, match_config
 from .ratings import MatchElo, match_elo, promotion_verdict
 from .report import SILENT, Reporter
 
@@ -144,9 +144,10 @@ class MCTSPlayer:
         self.name = name
         self.evaluate = evaluate
         self.mcts = mcts
+        self.searcher = Searcher(evaluate, mcts)  # reuses its subtrees between moves
 
     def select(self, boards: Boards) -> np.ndarray:
-        return search(boards, self.evaluate, self.mcts).best
+        return self.searcher(boards).best
 
 
 class PolicyPlayer:

@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from . import atomic, faults
-from .config import MCTSConfig, NetConfig, SelfPlayConfig
+from .config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
 from .report import SILENT, Reporter
 from .selfplay import (
     WorkerError, chunk_games, chunk_path, load_evaluator, missing_chunks, play_chunks,
@@ -56,11 +56,13 @@ def connect(address: str) -> Any:
 class SelfPlayActor:
     """Holds one evaluator per checkpoint and plays groups of chunks with it."""
 
-    def __init__(self, net: NetConfig, mcts: MCTSConfig, sp: SelfPlayConfig, init_seed: int):
+    def __init__(self, net: NetConfig, mcts: MCTSConfig, sp: SelfPlayConfig, init_seed: int,
+                 inference: InferenceConfig = InferenceConfig()):
         import torch
 
         torch.set_num_threads(1)
         self.net, self.mcts, self.sp, self.init_seed = net, mcts, sp, init_seed
+        self.inference = inference
         self._key: Any = None
         self._evaluate = None
 
@@ -73,7 +75,8 @@ class SelfPlayActor:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(ckpt)
             try:
-                self._evaluate = load_evaluator(path, self.net, self.sp.device, self.init_seed)
+                self._evaluate = load_evaluator(path, self.net, self.sp.device, self.init_seed,
+                                                self.inference)
             finally:
                 if path:
                     os.unlink(path)
@@ -97,8 +100,10 @@ class SelfPlayActor:
 
 def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCTSConfig,
                  sp: SelfPlayConfig, out_dir: str, meta: dict | None = None,
-                 reporter: Reporter = SILENT) -> dict:
-    """Like ``selfplay.run_pool``, with the games played by Ray actors."""
+                 reporter: Reporter = SILENT,
+                 inference: InferenceConfig = InferenceConfig()) -> dict:
+    """Like ``selfplay.run_pool``, with the games played by Ray actors (each resolves
+    ``inference.backend: auto`` on its own machine)."""
     ray = connect(address)
     os.makedirs(out_dir, exist_ok=True)
     atomic.remove_stale_temps(out_dir)
@@ -115,7 +120,7 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
     gpu = 1 if sp.device.startswith("cuda") else 0
     actor_cls = ray.remote(num_cpus=1, num_gpus=gpu, max_restarts=2,
                            max_task_retries=2)(SelfPlayActor)
-    actors = [actor_cls.remote(net, mcts, sp, sp.seed) for _ in range(min(sp.workers, len(groups)))]
+    actors = [actor_cls.remote(net, mcts, sp, sp.seed, inference) for _ in range(min(sp.workers, len(groups)))]
     t0 = time.perf_counter()
     bar = reporter.bar(sum(len(chunk_games(c, sp)) for c in todo), "self-play (ray)", "game")
     pending: dict[Any, tuple[int, list[int], int]] = {}

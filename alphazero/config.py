@@ -114,6 +114,9 @@ class MCTSConfig:
                                     "(q + 1) / 2 (paper and mctx: 50)")
     gumbel_c_scale: float = F(0.1, "gumbel: see gumbel_c_visit (mctx: 0.1); larger = sharper "
                                    "policy targets, trusting fewer visits")
+    reuse_tree: bool = F(True, "keep the subtree of the position reached (the move played, and "
+                               "in play and arena the reply) for the next search, which then "
+                               "runs only the simulations its root lacks; puct only")
 
     def validate(self, prefix: str = "mcts") -> None:
         if self.num_simulations < 1:
@@ -310,6 +313,32 @@ class ArenaConfig:
 
 
 @dataclass(frozen=True)
+class InferenceConfig:
+    """How the network is run for search (never for training)."""
+
+    backend: str = F("auto", "auto (time the available backends briefly at start, use the "
+                             "fastest; kept per machine), eager, folded (BatchNorm folded into "
+                             "the convolutions), openvino, openvino-bf16 (both need the 'fast' "
+                             "extra); CUDA runs eager")
+    symmetry: str = F("average", "playing to win (evaluate, arena, play, analyse): average each "
+                                 "position with its mirror, or none (docs/benchmarks.md)")
+    selfplay_symmetry: str = F("random", "self-play: random (a random mirror per position "
+                                         "and call, free), average, or none")
+    cache_size: int = F(200_000, "positions each evaluator remembers (a position and its mirror "
+                                 "share an entry under symmetry); 0 = no cache")
+
+    def validate(self, prefix: str = "inference") -> None:
+        backends = ("auto", "eager", "folded", "openvino", "openvino-bf16")
+        if self.backend not in backends:
+            raise ConfigError(f"{prefix}.backend: {self.backend!r} is not one of {backends}")
+        for key in ("symmetry", "selfplay_symmetry"):
+            if getattr(self, key) not in ("none", "average", "random"):
+                raise ConfigError(f"{prefix}.{key}: use none, average or random")
+        if self.cache_size < 0:
+            raise ConfigError(f"{prefix}.cache_size: use 0 (off) or a positive number")
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """The loop: self-play with the best net -> train a candidate -> arena -> promote."""
 
@@ -345,6 +374,7 @@ class Config:
     selfplay: SelfPlayConfig = Sub(SelfPlayConfig, "self-play")
     train: TrainConfig = Sub(TrainConfig, "training")
     arena: ArenaConfig = Sub(ArenaConfig, "arena and promotion")
+    inference: InferenceConfig = Sub(InferenceConfig, "running the network for search")
     pipeline: PipelineConfig = Sub(PipelineConfig, "the iteration loop")
 
     def validate(self) -> Config:

@@ -225,7 +225,7 @@ class Boards(NamedTuple):
 
 #: What the search needs from a network, and all it knows of one:
 #: ``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])``, values from the side to
-#: move's view. ``net.make_evaluator`` wraps a network as one; tests pass fakes.
+#: move's view. ``inference.make_evaluator`` wraps a network as one; tests pass fakes.
 Evaluate = Callable[[Boards], tuple[np.ndarray, np.ndarray]]
 
 

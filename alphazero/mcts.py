@@ -2,7 +2,7 @@
 
 B games are searched at once over the array trees of ``tree.py``. Each simulation is three
 steps: ``select`` walks every game's tree down one path (PUCT, with the root rule choosing at
-the root), ``expand`` creates node ``sim + 1`` in every game whose path ended on a new edge and
+the root), ``expand`` creates the next node in every game whose path ended on a new edge and
 makes ONE call ``evaluate(boards) -> (priors [k, 7], values [k])`` for all the new non-terminal
 leaves, and ``backup`` adds the leaf values along the paths, negating at every ply. What the
 root does (noise, Gumbel sequential halving, the policy target, the move to play) is a root
@@ -71,14 +71,18 @@ class Descent:
 def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
            root_noise: np.ndarray | None = None,
            num_simulations: int | None = None,
-           gumbel: np.ndarray | None = None) -> SearchResult:
+           gumbel: np.ndarray | None = None,
+           tree: Tree | None = None) -> SearchResult:
     """Run the search from every root in ``boards`` (B non-terminal positions).
 
     ``root_noise``: float [B, 7] mixed into the root priors with weight
     ``cfg.dirichlet_fraction`` (see ``exploration.dirichlet_noise``); None = no noise (arena,
     play). Ignored under Gumbel root selection, whose noise is ``gumbel``: float [B, 7]
     standard Gumbel samples (None = zeros: deterministic, for playing to win).
-    ``num_simulations`` overrides ``cfg.num_simulations``.
+    ``num_simulations`` overrides ``cfg.num_simulations``. ``tree``: trees already rooted at
+    ``boards`` (``Tree.reroot``, subtree reuse; PUCT roots only): their statistics are kept,
+    a row whose root is unevaluated starts afresh, and every game runs only the simulations
+    its root lacks to reach ``num_simulations`` visits.
     """
     sims = cfg.num_simulations if num_simulations is None else num_simulations
     rule = root_rule(cfg, sims, root_noise, gumbel)
@@ -86,16 +90,24 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     if not legal.any(axis=1).all() or batch_lost(boards.own, boards.mask).any():
         raise ValueError("search needs positions where the game is not over")
     batch = len(boards)
-    tree = Tree.allocate(batch, sims + 1)
-    tree.own[:, ROOT], tree.mask[:, ROOT] = boards.own, boards.mask
-    priors, values = evaluate(boards)
-    priors = rule.prepare(clean_priors(priors, legal), legal)
-    tree.init_nodes(np.arange(batch), np.full(batch, ROOT), priors,
-                    np.asarray(values, np.float32), legal, cfg.fpu_reduction)
+    if tree is None:
+        tree = Tree.allocate(batch, sims + 1)
+    else:
+        tree = _reusable(tree, boards, sims, cfg)
+    todo = np.maximum(sims - tree.edge_n[:, ROOT].sum(axis=1), 0)
+    fresh = np.flatnonzero(tree.node_n[:, ROOT] == 0)
+    if fresh.size:
+        tree.own[fresh, ROOT], tree.mask[fresh, ROOT] = boards.own[fresh], boards.mask[fresh]
+        priors, values = evaluate(boards.take(fresh))
+        tree.init_nodes(fresh, np.full(fresh.size, ROOT), priors,
+                        np.asarray(values, np.float32), legal[fresh], cfg.fpu_reduction)
+    tree.prior[:, ROOT] = rule.prepare(tree.prior[:, ROOT], legal)
     c_puct = np.float32(cfg.c_puct)
-    for sim in range(sims):
-        descent = select(tree, rule, sim, c_puct)
-        leaf_value = expand(tree, descent, sim + 1, evaluate, cfg.fpu_reduction)
+    every = np.arange(batch)
+    for sim in range(int(todo.max(initial=0))):
+        descent = select(tree, rule, sim, c_puct, every if todo.min() > sim
+                         else np.flatnonzero(todo > sim))
+        leaf_value = expand(tree, descent, evaluate, cfg.fpu_reduction)
         backup(tree, descent, leaf_value)
     q = tree.root_q()
     policy, best = rule.finish(tree, q)
@@ -104,11 +116,25 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
                         prior=tree.prior[:, ROOT].copy(), tree=tree)
 
 
-def select(tree: Tree, rule: RootRule, sim: int, c_puct: np.float32) -> Descent:
-    """Walk every game from the root by ``argmax Q + c * P * sqrt(N) / (1 + n)`` (the root
-    rule has the last word at the root) until an unexpanded edge or a terminal node."""
+def _reusable(tree: Tree, boards: Boards, sims: int, cfg: MCTSConfig) -> Tree:
+    """``tree`` checked against ``boards`` and grown to hold the simulations still to run."""
+    if cfg.root_selection != "puct":
+        raise ValueError("subtree reuse needs PUCT roots (Gumbel's schedule starts at 0 visits)")
+    kept = tree.node_n[:, ROOT] > 0
+    if len(tree.next_id) != len(boards) or not (
+            (tree.own[kept, ROOT] == boards.own[kept]).all()
+            and (tree.mask[kept, ROOT] == boards.mask[kept]).all()):
+        raise ValueError("the reused trees are not rooted at the positions searched")
+    need = int((tree.next_id + np.maximum(sims - tree.edge_n[:, ROOT].sum(axis=1), 0)).max())
+    return tree if need <= tree.capacity else Tree.concat([tree], need)
+
+
+def select(tree: Tree, rule: RootRule, sim: int, c_puct: np.float32,
+           rows: np.ndarray) -> Descent:
+    """Walk the games ``rows`` from the root by ``argmax Q + c * P * sqrt(N) / (1 + n)`` (the
+    root rule has the last word at the root) until an unexpanded edge or a terminal node."""
     batch = tree.node_n.shape[0]
-    idx, node = np.arange(batch), np.full(batch, ROOT)
+    idx, node = rows, np.full(rows.size, ROOT)
     path: list[tuple[np.ndarray, ...]] = []
     leaves: list[tuple[np.ndarray, ...]] = []
     leaf_depth = np.zeros(batch, dtype=np.int64)
@@ -120,7 +146,7 @@ def select(tree: Tree, rule: RootRule, sim: int, c_puct: np.float32) -> Descent:
             sqrt_parent[:, None] / (1 + n))
         act = score.argmax(axis=1)
         if depth == 0:
-            act = rule.pick(tree, sim, act)
+            act = rule.pick(tree, rows, sim, act)
         path.append((idx, node, act, np.full(idx.size, depth)))
         child = tree.children[idx, node, act]
         stop = (child == UNEXPANDED) | tree.terminal_padded[idx, child]
@@ -138,12 +164,13 @@ def select(tree: Tree, rule: RootRule, sim: int, c_puct: np.float32) -> Descent:
                    leaf_depth)
 
 
-def expand(tree: Tree, d: Descent, node_id: int, evaluate: Evaluate,
-           fpu_reduction: float) -> np.ndarray:
-    """Value every game's leaf, from its side to move's view, float32 [B] indexed by game.
+def expand(tree: Tree, d: Descent, evaluate: Evaluate, fpu_reduction: float) -> np.ndarray:
+    """Value every searched game's leaf, from its side to move's view, float32 [B] indexed by
+    game (rows not searched hold junk).
 
-    An existing terminal leaf keeps its exact value. A new edge creates node ``node_id``:
-    terminal positions take the rules' value, the others are evaluated in one network call.
+    An existing terminal leaf keeps its exact value. A new edge creates the game's next node
+    (``tree.next_id``): terminal positions take the rules' value, the others are evaluated in
+    one network call.
     """
     leaf_value = np.empty(tree.node_n.shape[0], dtype=np.float32)
     old = d.leaf_node != UNEXPANDED
@@ -155,17 +182,20 @@ def expand(tree: Tree, d: Descent, node_id: int, evaluate: Evaluate,
     if not new.any():
         return leaf_value
     r, p, a = d.leaf_rows[new], d.leaf_parent[new], d.leaf_act[new]
+    node_id = tree.next_id[r]
+    tree.next_id[r] += 1
     own, mask, won, full = batch_play(tree.own[r, p], tree.mask[r, p], a, check=False)
     tree.own[r, node_id], tree.mask[r, node_id] = own, mask
     tree.children[r, p, a] = node_id
     term = won | full
     if term.any():
         rt = r[term]
-        tree.terminal[rt, node_id] = True
+        nt = node_id[term]
+        tree.terminal[rt, nt] = True
         # The player who just moved made four: a loss for the new side to move.
         tv = np.where(won[term], -1.0, 0.0).astype(np.float32)
-        tree.value[rt, node_id] = tv
-        tree.node_n[rt, node_id] = 1
+        tree.value[rt, nt] = tv
+        tree.node_n[rt, nt] = 1
         leaf_value[rt] = tv
     live = ~term
     if live.any():
@@ -173,7 +203,7 @@ def expand(tree: Tree, d: Descent, node_id: int, evaluate: Evaluate,
         sub = Boards(own[live], mask[live])
         priors, values = evaluate(sub)
         values = np.asarray(values, np.float32)
-        tree.init_nodes(rl, np.full(rl.size, node_id), priors, values, batch_legal(sub.mask),
+        tree.init_nodes(rl, node_id[live], priors, values, batch_legal(sub.mask),
                         fpu_reduction)
         leaf_value[rl] = values
     return leaf_value
@@ -189,6 +219,28 @@ def backup(tree: Tree, d: Descent, leaf_value: np.ndarray) -> None:
     tree.edge_w[r, nd, a] += sign * leaf_value[r]
     tree.edge_q[r, nd, a] = tree.edge_w[r, nd, a] / tree.edge_n[r, nd, a]
     tree.node_n[r, nd] += 1
+
+
+class Searcher:
+    """``search`` that keeps its last trees: a position met again within two plies of a root it
+    searched (its move and the reply) starts from that subtree (``cfg.reuse_tree``, PUCT
+    only). For players that see one position after another: arena, evaluation, play. No
+    root noise."""
+
+    def __init__(self, evaluate: Evaluate, cfg: MCTSConfig):
+        self.evaluate, self.cfg = evaluate, cfg
+        self.reuse = cfg.reuse_tree and cfg.root_selection == "puct"
+        self._tree: Tree | None = None
+
+    def __call__(self, boards: Boards) -> SearchResult:
+        tree = None
+        if self.reuse and self._tree is not None:
+            rows, nodes = self._tree.find(boards.own, boards.mask)
+            tree = self._tree.reroot(rows, nodes, self.cfg.num_simulations + 1)
+        res = search(boards, self.evaluate, self.cfg, tree=tree)
+        if self.reuse:
+            self._tree = res.tree
+        return res
 
 
 def match_config(cfg: MCTSConfig, num_simulations: int) -> MCTSConfig:

@@ -1,4 +1,4 @@
-"""ConnectNet: a residual policy/value network, and the evaluator that search plugs in.
+"""ConnectNet: a residual policy/value network (``inference.py`` runs it for search).
 
     planes [B, 3, 6, 7] -> stem conv3x3 -> N x residual block -> policy head -> logits [B, 7]
                                                               -> value head  -> tanh   [B]
@@ -6,14 +6,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as Fn
 from torch import nn
 
 from .config import NetConfig
-from .encoder import encode, legal_mask
-from .game import COLS, ROWS, Boards, Evaluate
+from .game import COLS, ROWS
 
 
 class DeviceError(ValueError):
@@ -119,43 +117,3 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-#: On CPU a large batch is evaluated in slices of this many positions: activations of ~128
-#: positions stay in cache: 14-18% more positions/s at batch 512 (scripts/bench_net.py).
-CPU_SLICE = 128
-
-
-def make_evaluator(net: ConnectNet, device: torch.device | str | None = None) -> Evaluate:
-    """Wrap ``net`` as ``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])``.
-
-    Encodes on the CPU, ships uint8 planes to the device, runs in eval and inference mode (with
-    autocast on CUDA), masks illegal columns to prior 0 and renormalises. Values are from the
-    side to move's view. On CPU, batches above ``CPU_SLICE`` run slice by slice.
-    """
-    device = torch.device(device) if device is not None else next(net.parameters()).device
-    net.eval()
-    amp = autocast_dtype(device)
-    cuda = device.type == "cuda"
-
-    def evaluate(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
-        if not cuda and len(boards) > CPU_SLICE:
-            parts = [evaluate(Boards(boards.own[i:i + CPU_SLICE], boards.mask[i:i + CPU_SLICE]))
-                     for i in range(0, len(boards), CPU_SLICE)]
-            return (np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts]))
-        planes = torch.from_numpy(encode(boards))
-        legal = torch.from_numpy(legal_mask(boards))
-        if cuda:
-            planes, legal = planes.pin_memory(), legal.pin_memory()
-        with torch.inference_mode():
-            x = planes.to(device, non_blocking=True).float()
-            if cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-                logits, value = net(x)
-            logits = logits.float().masked_fill(~legal.to(device, non_blocking=True), -torch.inf)
-            priors = torch.softmax(logits, dim=-1)
-            out = torch.cat([priors, value.float()[:, None]], dim=1).cpu().numpy()
-        return out[:, :COLS], out[:, COLS].copy()
-
-    return evaluate

@@ -33,11 +33,12 @@ from .cluster import run_ray_pool
 from .config import Config, ConfigError
 from .game import Boards
 from .mcts import match_config
-from .net import fresh_net, make_evaluator, select_device
+from .inference import evaluator_for
+from .net import fresh_net, select_device
 from .positions import PONS, LabelledPosition, load_positions, path_of, score_positions
 from .ratings import fit_elo, wilson
 from .report import SILENT, Reporter, read_metrics
-from .selfplay import run_pool
+from .selfplay import run_pool, work_summary
 from .shards import read_samples
 from .train import train_and_save
 
@@ -208,7 +209,8 @@ def self_play(it: int, cfg: Config, paths: RunPaths, reporter: Reporter,
               ray_address: str | None) -> dict:
     """Self-play with the best net into ``data/iter_XXXX``, chunk by chunk (resumable)."""
     sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
-    args = (paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it}, reporter)
+    args = (paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it}, reporter,
+            cfg.inference)
     return run_ray_pool(ray_address, *args) if ray_address else run_pool(*args)
 
 
@@ -238,23 +240,22 @@ def judge(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkp
         with open(paths.eval(it), encoding="utf-8") as fh:
             return json.load(fh)
     best = checkpoint.load(paths.best, device, expect=cfg.net)
-    result, promoted = arena_match(make_evaluator(cand.net, device),
-                                   make_evaluator(best.net, device), cfg.arena, cfg.mcts,
-                                   seed=it, reporter=reporter)
-    new_best = cand if promoted else best
+    cand_ev = evaluator_for(cand.net, device, cfg.inference)
+    best_ev = evaluator_for(best.net, device, cfg.inference)
+    result, promoted = arena_match(cand_ev, best_ev, cfg.arena, cfg.mcts, seed=it,
+                                   reporter=reporter)
+    new_best_ev = cand_ev if promoted else best_ev
     ev = {"iteration": it, "wins": result.wins, "draws": result.draws,
           "losses": result.losses, "score": result.score, "promoted": promoted,
           "candidate": f"iter_{it}", "best": f"iter_{best.iteration}",
           "best_after": f"iter_{it if promoted else best.iteration}"}
-    ev["reference"] = _reference(new_best.net, cfg, device, it)
-    ev["candidate_policy_mistakes"] = _mistakes(PolicyPlayer(make_evaluator(cand.net, device)),
-                                                positions)
+    ev["reference"] = _reference(new_best_ev, cfg, it)
+    ev["candidate_policy_mistakes"] = _mistakes(PolicyPlayer(cand_ev), positions)
     # A promoted candidate is the new best: its policy was just scored.
     ev["policy_mistakes"] = (ev["candidate_policy_mistakes"] if promoted else _mistakes(
-        PolicyPlayer(make_evaluator(best.net, device)), positions))
-    searcher = MCTSPlayer(make_evaluator(new_best.net, device),
-                          match_config(cfg.mcts, cfg.arena.num_simulations))
-    priors, values = make_evaluator(new_best.net, device)(Boards.empty(1))
+        PolicyPlayer(best_ev), positions))
+    searcher = MCTSPlayer(new_best_ev, match_config(cfg.mcts, cfg.arena.num_simulations))
+    priors, values = new_best_ev(Boards.empty(1))
     ev["empty_board"] = {"policy": [round(float(x), 4) for x in priors[0]],
                          "value": round(float(values[0]), 4)}
     ev["search_mistakes"] = _mistakes(searcher, positions[::SEARCH_EVERY])
@@ -332,6 +333,10 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
     sp = row["selfplay"]
     reporter.scalar("selfplay/positions", sp["positions"], it)
     reporter.scalar("selfplay/positions_per_s", sp["positions_per_s"], it)
+    for key in ("evals_per_cpu_s", "positions_per_cpu_s", "cache_hit_rate",
+                "mean_batch_occupancy"):
+        if key in sp:
+            reporter.scalar(f"selfplay/{key}", sp[key], it)
     if sp.get("mean_game_moves"):
         reporter.scalar("selfplay/mean_game_moves", sp["mean_game_moves"], it)
     for phase, seconds in row["wall_seconds"].items():
@@ -437,7 +442,8 @@ def _row(it: int, cfg: Config, played: dict, stats: dict, train_meta: dict, ev: 
     return {
         "iteration": it,
         "selfplay": {**played, "positions_per_s": (stats["positions"] / stats["seconds"]
-                                                   if stats["seconds"] else 0.0)},
+                                                   if stats["seconds"] else 0.0),
+                     **work_summary(stats)},
         "train": train_meta.get("train", {}),
         "val": train_meta.get("val", {}),
         "window_positions": train_meta.get("window_positions"),
@@ -483,12 +489,12 @@ def _selfplay_summary(folder: str) -> dict:
             "mean_game_moves": round(moves / games, 2) if games else None}
 
 
-def _reference(net, cfg: Config, device, it: int) -> dict:
+def _reference(evaluate, cfg: Config, it: int) -> dict:
     out = {}
     if cfg.pipeline.eval_games <= 0:
         return out
     m = match_config(cfg.mcts, cfg.arena.num_simulations)
-    me = MCTSPlayer(make_evaluator(net, device), m, "best")
+    me = MCTSPlayer(evaluate, m, "best")
     for spec in cfg.pipeline.eval_opponents:
         r = play_match(me, reference_player(spec, seed=it), cfg.pipeline.eval_games,
                        cfg.arena.opening_plies, seed=10_000 + it, parallel=cfg.arena.parallel_games)

@@ -8,17 +8,19 @@ from typing import Callable, TextIO
 
 from .config import MCTSConfig
 from .game import COLS, ROWS, Boards, Evaluate, State, four_cells
-from .mcts import match_config, search
+from .mcts import Searcher, match_config
 
 
-def ai_move(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig) -> tuple[int, dict]:
+def ai_move(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig,
+            searcher: Searcher | None = None) -> tuple[int, dict]:
     """The AI's column and what it saw: its move shares [7] (the search's policy, or with
-    ``sims`` = 0 the raw network policy) and its value, from its own view."""
+    ``sims`` = 0 the raw network policy) and its value, from its own view. ``searcher``: a
+    game's ``Searcher`` (it reuses the subtree of its last move and the reply)."""
     boards = Boards.from_states([state])
     if sims == 0:
         priors, values = evaluate(boards)
         return int(priors[0].argmax()), {"shares": priors[0], "value": float(values[0])}
-    res = search(boards, evaluate, match_config(mcts, sims))
+    res = (searcher or Searcher(evaluate, match_config(mcts, sims)))(boards)
     return int(res.best[0]), {"shares": res.policy[0], "value": float(res.root_value[0])}
 
 
@@ -51,12 +53,12 @@ def _what_it_saw(sims: int, mcts: MCTSConfig) -> str:
 
 
 def _ai_turn(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig,
-             out: TextIO) -> int:
+             searcher: Searcher, out: TextIO) -> int:
     """Think (saying so), then report the move, how long it took, and what the AI saw, in
     lines under 80 characters."""
     print("AI is thinking...", end="", file=out, flush=True)
     t0 = time.perf_counter()
-    col, seen = ai_move(state, evaluate, sims, mcts)
+    col, seen = ai_move(state, evaluate, sims, mcts, searcher)
     shares = " ".join(f"{round(100 * s):d}" for s in seen["shares"])
     print(f"\rAI plays {col + 1} after {time.perf_counter() - t0:.1f} s.   ", file=out)
     print(f"  {_what_it_saw(sims, mcts)} % by column: {shares} | value {seen['value']:+.2f} "
@@ -81,6 +83,7 @@ def play_game(evaluate: Evaluate, sims: int, mcts: MCTSConfig, human_first: bool
               ask: Callable[[str], str] = input, out: TextIO = sys.stdout) -> int | None:
     """One interactive game. Returns +1 human won, -1 AI won, 0 draw, None if the human left."""
     state, moves = State(), ""
+    searcher = Searcher(evaluate, match_config(mcts, max(sims, 1)))
     me, ai = ("X", "O") if human_first else ("O", "X")
     print(f"You are {me}, the AI is {ai}. {'You move' if human_first else 'The AI moves'} "
           "first.", file=out)
@@ -92,7 +95,7 @@ def play_game(evaluate: Evaluate, sims: int, mcts: MCTSConfig, human_first: bool
                 print(f"Moves so far: {moves or '(none)'}\nBye.", file=out)
                 return None
         else:
-            col = _ai_turn(state, evaluate, sims, mcts, out)
+            col = _ai_turn(state, evaluate, sims, mcts, searcher, out)
         state, moves = state.play(col), moves + str(col + 1)
     _final_board(state, out)
     if state.result() == 0:

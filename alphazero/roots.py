@@ -1,7 +1,8 @@
 """Root rules: how the search treats its root, plugged into ``mcts.search`` by three hooks.
 
 * ``prepare(priors, legal) -> priors``: before the root is stored (noise goes in here);
-* ``pick(tree, sim, act) -> act``: the root action of simulation ``sim``, given PUCT's choice;
+* ``pick(tree, rows, sim, act) -> act``: the root action of simulation ``sim`` in the games
+  ``rows``, given PUCT's choice;
 * ``finish(tree, q) -> (policy, best)``: the policy target and the move to play, given
   the root's edge Q ``[B, 7]``.
 
@@ -30,7 +31,7 @@ from .tree import ROOT, Tree
 class RootRule(Protocol):
     def prepare(self, priors: np.ndarray, legal: np.ndarray) -> np.ndarray: ...
 
-    def pick(self, tree: Tree, sim: int, act: np.ndarray) -> np.ndarray: ...
+    def pick(self, tree: Tree, rows: np.ndarray, sim: int, act: np.ndarray) -> np.ndarray: ...
 
     def finish(self, tree: Tree, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -64,7 +65,7 @@ class PuctRoot:
         eps = self.fraction
         return ((1 - eps) * priors + eps * np.where(legal, self.noise, 0.0)).astype(np.float32)
 
-    def pick(self, tree: Tree, sim: int, act: np.ndarray) -> np.ndarray:
+    def pick(self, tree: Tree, rows: np.ndarray, sim: int, act: np.ndarray) -> np.ndarray:
         return act
 
     def finish(self, tree: Tree, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,9 +122,9 @@ class GumbelRoot:
         self.targets = tables[considered]  # [B, sims]
         return priors
 
-    def pick(self, tree: Tree, sim: int, act: np.ndarray) -> np.ndarray:
-        allowed = tree.edge_n[:, ROOT] == self.targets[:, sim, None]
-        return _argmax_allowed(self.g_logits + self._sigma_completed_q(tree), allowed)
+    def pick(self, tree: Tree, rows: np.ndarray, sim: int, act: np.ndarray) -> np.ndarray:
+        allowed = tree.edge_n[rows, ROOT] == self.targets[rows, sim, None]
+        return _argmax_allowed((self.g_logits + self._sigma_completed_q(tree))[rows], allowed)
 
     def finish(self, tree: Tree, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sq = self._sigma_completed_q(tree)

@@ -1,7 +1,9 @@
 """The search tree as arrays, batched across games (DeepMind's mctx is the model).
 
-Every game's tree lives in preallocated arrays with room for ``num_simulations + 1`` nodes;
-node ``ROOT`` is the root and the node created by simulation ``i`` is node ``i + 1``.
+Every game's tree lives in preallocated arrays; node ``ROOT`` is the root and each new node
+takes the next free index of its game, ``next_id`` (a child's index is always above its
+parent's). ``reroot`` keeps a subtree for the next move (subtree reuse): the node becomes the
+root and its descendants are renumbered in the same order.
 
 Statistics live on edges (parent, action), stored in the parent's row, so one selection step
 gathers three contiguous [B, 7] rows instead of chasing child indices:
@@ -46,9 +48,11 @@ class Tree:
     terminal_padded: np.ndarray  # bool [B, N + 1]: the same, plus a last column never set, so
                                  # that a child index of UNEXPANDED (-1) reads False unmasked
     value: np.ndarray       # float32 [B, N] network value, or the exact value when terminal
+    next_id: np.ndarray     # int64 [B] the index the game's next new node takes
 
     @classmethod
     def allocate(cls, batch: int, nodes: int) -> Tree:
+        """Empty trees: every root unevaluated (``node_n`` 0), room for ``nodes`` nodes."""
         z = np.zeros
         padded = z((batch, nodes + 1), bool)
         return cls(
@@ -58,8 +62,81 @@ class Tree:
             children=np.full((batch, nodes, COLS), UNEXPANDED, np.int32),
             own=z((batch, nodes), np.uint64), mask=z((batch, nodes), np.uint64),
             terminal=padded[:, :nodes], terminal_padded=padded,
-            value=z((batch, nodes), np.float32),
+            value=z((batch, nodes), np.float32), next_id=np.ones(batch, np.int64),
         )
+
+    @property
+    def capacity(self) -> int:
+        return self.node_n.shape[1]
+
+    def _node_arrays(self) -> tuple[str, ...]:
+        return ("node_n", "edge_n", "edge_w", "edge_q", "prior", "children", "own", "mask",
+                "value")
+
+    def reroot(self, rows: np.ndarray, nodes: np.ndarray, capacity: int) -> Tree:
+        """New trees, one per ``(rows[k], nodes[k])``: that node's subtree, the node as root,
+        renumbered in creation order, with room for ``capacity`` nodes (at least the largest
+        subtree). ``nodes[k]`` = ``ROOT`` keeps the whole tree; ``UNEXPANDED`` (no such node)
+        or a terminal node gives an empty tree. Statistics are copied unchanged (visits, values, priors, children)."""
+        rows, nodes = np.asarray(rows, np.int64), np.asarray(nodes, np.int64)
+        k = rows.size
+        ok = nodes >= 0
+        ok[ok] &= ~self.terminal[rows[ok], nodes[ok]]
+        used = int(self.next_id.max()) if self.next_id.size else 1
+        keep = np.zeros((k, used), bool)
+        keep[np.flatnonzero(ok), nodes[ok]] = True
+        ch = self.children[rows, :used]                       # [k, used, 7]
+        for n in range(1, used):                              # children follow parents
+            sel = np.flatnonzero(keep[:, n])
+            if sel.size:
+                kids = ch[sel, n]
+                has = kids >= 0
+                keep[np.repeat(sel, COLS)[has.ravel()], kids[has]] = True
+        sizes = keep.sum(axis=1)
+        out = Tree.allocate(k, max(capacity, int(sizes.max(initial=1))))
+        new_id = np.cumsum(keep, axis=1) - 1
+        kr, kn = np.nonzero(keep)
+        dst = new_id[kr, kn]
+        for name in self._node_arrays():
+            getattr(out, name)[kr, dst] = getattr(self, name)[rows[kr], kn]
+        old_children = self.children[rows[kr], kn]
+        out.children[kr, dst] = np.where(old_children >= 0,
+                                         new_id[kr[:, None], np.maximum(old_children, 0)],
+                                         UNEXPANDED)
+        out.terminal[kr, dst] = self.terminal[rows[kr], kn]
+        out.next_id = np.maximum(sizes, 1)
+        return out
+
+    @staticmethod
+    def concat(trees: list[Tree], capacity: int = 0) -> Tree:
+        """The rows of ``trees`` one after another, with room for the largest capacity (or
+        ``capacity`` nodes, if more)."""
+        out = Tree.allocate(sum(t.node_n.shape[0] for t in trees),
+                            max(capacity, *(t.capacity for t in trees)))
+        start = 0
+        for t in trees:
+            b, n = t.node_n.shape[0], t.capacity
+            for name in (*t._node_arrays(), "terminal"):
+                getattr(out, name)[start:start + b, :n] = getattr(t, name)
+            out.next_id[start:start + b] = t.next_id
+            start += b
+        return out
+
+    def find(self, own: np.ndarray, mask: np.ndarray, max_depth: int = 2) -> tuple[
+            np.ndarray, np.ndarray]:
+        """For each position ``(own[k], mask[k])``, a ``(row, node)`` of these trees holding it
+        within ``max_depth`` plies of its root, or ``(0, UNEXPANDED)``. int [K] each."""
+        root_ply = np.bitwise_count(self.mask[:, ROOT]).astype(np.int64)
+        ply = np.bitwise_count(self.mask).astype(np.int64)
+        near = (self.node_n > 0) & (ply - root_ply[:, None] <= max_depth)
+        near[:, ROOT] = False
+        r, n = np.nonzero(near)
+        where = dict(zip(zip(self.own[r, n].tolist(), self.mask[r, n].tolist()),
+                         zip(r.tolist(), n.tolist())))
+        found = [where.get(key, (0, UNEXPANDED)) for key in zip(own.tolist(), mask.tolist())]
+        rows, nodes = (np.array(a, np.int64).reshape(-1) for a in zip(*found)) if found else (
+            np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return rows, nodes
 
     def init_nodes(self, rows: np.ndarray, nodes: np.ndarray, priors: np.ndarray,
                    values: np.ndarray, legal: np.ndarray, fpu_reduction: float) -> None:

@@ -83,7 +83,7 @@ def policy_mistakes(run_dir: str) -> dict[int, float]:
     """Iteration -> candidate raw-policy mistake rate on all Pons positions (cached)."""
     from alphazero import checkpoint
     from alphazero.arena import PolicyPlayer
-    from alphazero.net import make_evaluator
+    from alphazero.inference import make_evaluator
     from alphazero.positions import PONS, load_positions, path_of, score_positions
 
     cache_path = os.path.join(run_dir, "pons_policy.json")

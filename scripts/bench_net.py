@@ -6,7 +6,7 @@
 For every preset and batch size: positions/s of the raw forward pass (inference mode, the
 evaluator's precision: bf16 autocast + channels-last on CUDA, fp32 on CPU) and the achieved
 GFLOP/s. On CPU also ``sliced_over_whole``: the evaluator's throughput on a batch of 512
-real positions with its CPU slicing (``net.CPU_SLICE``) over the same call with slicing off,
+real positions with its CPU slicing (``inference.CPU_SLICE``) over the same call with slicing off,
 measured interleaved in one run. Last output line: one JSON object
 ``{"device", "threads", "results": [...], "slicing": {...}}``.
 """
@@ -17,9 +17,10 @@ import time
 
 import torch
 
-from alphazero import net as net_module
+from alphazero import inference as net_module
 from alphazero.config import NetConfig
-from alphazero.net import autocast_dtype, build_net, make_evaluator, select_device
+from alphazero.inference import make_evaluator
+from alphazero.net import autocast_dtype, build_net, select_device
 
 
 def slicing_ratio(net, batch: int = 512, reps: int = 5) -> float:

@@ -1,39 +1,50 @@
-"""Self-play speed, measured side by side against the network's own throughput.
+"""Self-play speed: inference backends, the search against its network's limit, and a real
+self-play iteration with every lever on and off, side by side in one run.
 
-    python scripts/bench_selfplay.py [--device cpu|cuda] [--threads 1] [--batch 256]
+    cd scripts && python bench_selfplay.py [--threads 1] [--seconds 0.5] [--rounds 2]
 
-On a GPU use large batches (e.g. ``--device cuda --batch 4096``): the tree runs on the CPU and
-the network call per simulation step serves every game at once.
+Keys of the last output line (one JSON object):
 
-In one process, one run:
-
-* ``tree_sims_per_s``: search with a free evaluator (constant priors and values) at ``--batch``
-  games: the cost of the tree alone.
-* ``small_sims_per_s`` / ``small_net_pos_per_s`` = ``small_ratio``: search with the ``small``
-  preset divided by that net's raw forward positions/s at the same batch size; 1.0 means the
-  tree costs nothing beside the network.
-* ``paper_ratio``: the same with the 19x128 ``paper`` preset, and
-  ``paper_batched_over_batch1``: batched search over the same search run one game at a time.
-* ``small_positions_per_s``: training positions/s of finished self-play games, ``small``
-  preset, 100 simulations per move.
-
-Last output line: one JSON object with these keys and the settings.
+* ``tree_sims_per_s``: search with a free evaluator (constant priors and values), 256 games:
+  the tree's own cost.
+* ``backends``: per preset (``small``, ``paper``) and backend, the evaluator's best positions/s
+  over batch sizes 1-256 on real positions (encoding, slicing and masking included), one
+  thread; ``backend_speedup`` / ``paper_backend_speedup``: the fastest over ``eager``.
+* ``small_ratio`` / ``paper_ratio``: search sims/s (the fastest backend, no cache or symmetry,
+  256 games) over that backend's best throughput: 1.0 = the tree costs nothing.
+* ``paper_batch1_sims_per_s``: per backend, one game searched alone (64 simulations), one
+  thread: what a person waits for in ``alphazero play`` (the seed made 56 with this net).
+* ``pipeline``: ``configs/default.yaml``'s self-play (200 games, 32 simulations, 2 workers)
+  with the shipped net, everything ``on`` (the defaults: fastest backend, cache, random mirror,
+  subtree reuse) and ``off`` (eager fp32, no cache, no symmetry, no reuse), alternating
+  ``--rounds`` times. ``pipeline_selfplay_speedup``: finished positions per worker CPU-second,
+  on over off; ``pipeline_limit_ratio``: network evaluations per worker CPU-second (on) over
+  the on-backend's best one-thread throughput; ``cache_hit_rate``, ``mean_batch_occupancy``.
 """
 
 import argparse
+import dataclasses
 import json
+import os
+import statistics
+import sys
+import tempfile
 import time
 
 import numpy as np
 import torch
 
-from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig
-from alphazero.game import Boards
+from alphazero import config
+from alphazero.checkpoint import default_path
+from alphazero.config import InferenceConfig, MCTSConfig, NetConfig
+from alphazero.game import Boards, State
+from alphazero.inference import available_backends, make_evaluator
 from alphazero.mcts import search
-from alphazero.net import build_net, make_evaluator, select_device
-from alphazero.selfplay import play_games
+from alphazero.net import build_net
+from alphazero.selfplay import run_pool, work_summary
 
-from bench_net import measure
+BATCHES = (1, 16, 64, 128, 256)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def free_evaluator(boards):
@@ -41,86 +52,113 @@ def free_evaluator(boards):
     return np.full((n, 7), 1 / 7, np.float32), np.zeros(n, np.float32)
 
 
-class Timed:
-    """Wraps an evaluator and adds up the seconds spent inside it (network + encoding)."""
+def real_positions(n: int, seed: int = 0) -> Boards:
+    """``n`` positions of random games (0-24 plies), none finished."""
+    rng = np.random.default_rng(seed)
+    states = []
+    while len(states) < n:
+        s = State()
+        for _ in range(rng.integers(0, 25)):
+            nxt = s.play(int(rng.choice(s.legal_moves())))
+            if nxt.is_terminal():
+                break
+            s = nxt
+        states.append(s)
+    return Boards.from_states(states)
 
-    def __init__(self, inner):
-        self.inner, self.seconds = inner, 0.0
 
-    def __call__(self, boards):
-        t = time.perf_counter()
-        out = self.inner(boards)  # returns numpy: the device work has finished
-        self.seconds += time.perf_counter() - t
-        return out
+def rate(fn, items: int, seconds: float) -> float:
+    """``items`` per second of ``fn()``, repeated for ``seconds`` after one warm-up call."""
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - t0) < seconds:
+        fn()
+        n += 1
+    return n * items / elapsed
 
 
-def search_rate(evaluate, batch: int, sims: int, min_seconds: float) -> float:
-    """Simulations/s of searches from the opening, repeated for at least ``min_seconds``."""
-    cfg = MCTSConfig(num_simulations=sims)
-    boards = Boards.empty(batch)
-    done, t0 = 0, time.perf_counter()
-    while True:
-        search(boards, evaluate, cfg)
-        done += batch * sims
-        if time.perf_counter() - t0 >= min_seconds:
-            return done / (time.perf_counter() - t0)
+def best_throughput(net, backend: str, seconds: float) -> float:
+    ev = make_evaluator(net, "cpu", backend)
+    boards = real_positions(max(BATCHES))
+    return max(rate(lambda b=b: ev(boards.take(slice(0, b))), b, seconds) for b in BATCHES)
+
+
+def search_rate(evaluate, batch: int, sims: int, seconds: float) -> float:
+    """Simulations/s of searches from the opening."""
+    cfg = MCTSConfig(num_simulations=sims, reuse_tree=False)
+    return rate(lambda: search(Boards.empty(batch), evaluate, cfg), batch * sims, seconds)
+
+
+def pipeline_round(lever_on: bool, ckpt: str) -> dict:
+    cfg = config.load(os.path.join(ROOT, "configs", "default.yaml"))
+    inference = cfg.inference if lever_on else InferenceConfig(
+        backend="eager", symmetry="none", selfplay_symmetry="none", cache_size=0)
+    mcts = dataclasses.replace(cfg.mcts, reuse_tree=lever_on)
+    with tempfile.TemporaryDirectory() as out:
+        stats = run_pool(ckpt, cfg.net, mcts, cfg.selfplay, out, inference=inference)
+    return {**work_summary(stats), "positions": stats["positions"],
+            "cpu_seconds": round(stats["work"]["cpu_seconds"], 1),
+            "wall_seconds": round(stats["seconds"], 1)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--seconds", type=float, default=0.5)
     ap.add_argument("--paper-sims", type=int, default=24)
-    ap.add_argument("--selfplay-games", type=int, default=None,
-                    help="games for the self-play measure (default: --batch)")
+    ap.add_argument("--rounds", type=int, default=2, help="pipeline rounds, off and on each")
+    ap.add_argument("--checkpoint", default=None, help="net for the pipeline part (default: "
+                                                       "the shipped one)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    device = select_device(a.device)
-    out = {"device": str(device), "threads": torch.get_num_threads(), "batch": a.batch}
+    out: dict = {"threads": torch.get_num_threads(), "backends": {}}
+    out["tree_sims_per_s"] = round(search_rate(free_evaluator, 256, 200, 2 * a.seconds))
+    print(f"tree only: {out['tree_sims_per_s']:,} sims/s", flush=True)
 
-    out["tree_sims_per_s"] = round(search_rate(free_evaluator, a.batch, 200, a.seconds))
-    print(f"tree only: {out['tree_sims_per_s']:,} sims/s")
+    for preset in ("small", "paper"):
+        torch.manual_seed(0)
+        net = build_net(NetConfig(preset=preset)).eval()
+        rates = {name: round(best_throughput(net, name, a.seconds), 1)
+                 for name in available_backends(torch.device("cpu"))}
+        out["backends"][preset] = rates
+        fastest = max(rates, key=rates.get)
+        key = "backend_speedup" if preset == "small" else "paper_backend_speedup"
+        out[key] = round(rates[fastest] / rates["eager"], 3)
+        sims = 32 if preset == "small" else a.paper_sims
+        ev = make_evaluator(net, "cpu", fastest)
+        out[f"{preset}_ratio"] = round(search_rate(ev, 256, sims, 2 * a.seconds)
+                                       / rates[fastest], 3)
+        print(f"{preset}: best positions/s {rates}; {key} {out[key]}; search / limit "
+              f"{out[f'{preset}_ratio']} ({fastest})", flush=True)
+        if preset == "paper":
+            out["paper_batch1_sims_per_s"] = {
+                name: round(search_rate(make_evaluator(net, "cpu", name), 1, 64, 2 * a.seconds),
+                            1) for name in rates}
+            print(f"paper, one game alone: {out['paper_batch1_sims_per_s']} sims/s", flush=True)
 
-    torch.manual_seed(0)
-    small = build_net(NetConfig(preset="small"), device)
-    ev = make_evaluator(small, device)
-    out["small_net_pos_per_s"] = round(measure(small, a.batch, device, a.seconds), 1)
-    timed = Timed(ev)
-    t0 = time.perf_counter()
-    out["small_sims_per_s"] = round(search_rate(timed, a.batch, 32, a.seconds), 1)
-    # Share of search wall time spent in the evaluator (on a GPU: the device's busy share,
-    # at most); the rest is tree work on the CPU.
-    out["small_net_time_share"] = round(timed.seconds / (time.perf_counter() - t0), 3)
-    out["small_ratio"] = round(out["small_sims_per_s"] / out["small_net_pos_per_s"], 3)
-    print(f"small: search {out['small_sims_per_s']:,} sims/s, net {out['small_net_pos_per_s']:,}"
-          f" pos/s, ratio {out['small_ratio']}, time in the evaluator "
-          f"{out['small_net_time_share']:.0%}")
-
-    paper = build_net(NetConfig(preset="paper"), device)
-    pev = make_evaluator(paper, device)
-    out["paper_net_pos_per_s"] = round(measure(paper, a.batch, device, a.seconds), 1)
-    ptimed = Timed(pev)
-    t0 = time.perf_counter()
-    out["paper_sims_per_s"] = round(search_rate(ptimed, a.batch, a.paper_sims, a.seconds), 1)
-    out["paper_net_time_share"] = round(ptimed.seconds / (time.perf_counter() - t0), 3)
-    out["paper_ratio"] = round(out["paper_sims_per_s"] / out["paper_net_pos_per_s"], 3)
-    out["paper_batch1_sims_per_s"] = round(search_rate(pev, 1, 64, a.seconds), 1)
-    out["paper_batched_over_batch1"] = round(
-        out["paper_sims_per_s"] / out["paper_batch1_sims_per_s"], 2)
-    print(f"paper: search {out['paper_sims_per_s']:,} sims/s, net {out['paper_net_pos_per_s']:,}"
-          f" pos/s, ratio {out['paper_ratio']}; batch 1: {out['paper_batch1_sims_per_s']:,} "
-          f"sims/s ({out['paper_batched_over_batch1']}x slower)")
-
-    sp = SelfPlayConfig(parallel_games=a.batch)
-    mc = MCTSConfig(num_simulations=100)
-    positions, t0 = 0, time.perf_counter()
-    for g in play_games(ev, mc, sp, range(a.selfplay_games or a.batch)):
-        positions += len(g.samples)
-    out["small_positions_per_s"] = round(positions / (time.perf_counter() - t0), 1)
-    print(f"self-play, small, 100 sims: {out['small_positions_per_s']:,} positions/s "
-          f"({a.batch} games)")
+    ckpt = a.checkpoint or default_path()
+    if a.rounds > 0 and ckpt:
+        rounds = {"off": [], "on": []}
+        for r in range(a.rounds):
+            for lever in ("off", "on"):
+                rounds[lever].append(pipeline_round(lever == "on", ckpt))
+                print(f"pipeline round {r + 1} {lever}: {rounds[lever][-1]}", flush=True)
+        out["pipeline"] = rounds
+        on, off = rounds["on"], rounds["off"]
+        out["pipeline_selfplay_speedup"] = round(statistics.mean(
+            x["positions_per_cpu_s"] for x in on) / statistics.mean(
+            x["positions_per_cpu_s"] for x in off), 3)
+        backend = on[-1]["backend"]
+        out["pipeline_limit_ratio"] = round(statistics.mean(
+            x["evals_per_cpu_s"] for x in on) / out["backends"]["small"][backend], 3)
+        out["cache_hit_rate"] = round(statistics.mean(x["cache_hit_rate"] for x in on), 4)
+        out["mean_batch_occupancy"] = round(statistics.mean(
+            x["mean_batch_occupancy"] for x in on), 4)
+        print(f"pipeline: speedup {out['pipeline_selfplay_speedup']}, limit ratio "
+              f"{out['pipeline_limit_ratio']}, cache hits {out['cache_hit_rate']:.1%}, "
+              f"occupancy {out['mean_batch_occupancy']:.1%}", flush=True)
+    elif a.rounds > 0:
+        print("no checkpoint for the pipeline part: pass --checkpoint", file=sys.stderr)
     print(json.dumps(out))
 
 

@@ -1,5 +1,8 @@
 """Fixtures shared by the test files."""
 
+import os
+import tempfile
+
 import alphazero  # noqa: F401  first: it sets OpenMP's waiting before torch loads
 import pytest
 import torch
@@ -7,6 +10,10 @@ import torch
 from alphazero.checkpoint import save
 from alphazero.config import NetConfig
 from alphazero.net import build_net
+
+# Backend calibrations (inference.backend: auto) go to a folder of the test session, shared by
+# the commands the tests start, never to the user's home.
+os.environ["ALPHAZERO_CACHE_DIR"] = tempfile.mkdtemp(prefix="alphazero-cache-")
 
 
 @pytest.fixture(scope="session")

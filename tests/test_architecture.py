@@ -9,9 +9,10 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "alphazero"
 LAYERS = [
     {"config", "faults", "report", "ratings"},                      # leaves
     {"game", "atomic"},                                             # rules; atomic writes
-    {"positions", "encoder", "tree", "exploration", "shards", "solver"},  # facts over positions
+    {"positions", "encoder", "tree", "exploration", "shards", "solver",
+     "evaluators"},                                                 # facts over positions
     {"net", "roots", "dataset"},
-    {"checkpoint", "mcts"},                                         # net and search, apart
+    {"checkpoint", "mcts", "inference"},                            # net and search, apart
     {"selfplay", "train", "arena", "play", "analysis"},             # the stages
     {"cluster"},
     {"pipeline"},
@@ -20,8 +21,10 @@ LAYERS = [
 # config may write its YAML atomically: the one exception to "leaves import nothing".
 EXTRA = {"config": {"atomic"}}
 NO_TORCH = {"config", "faults", "report", "ratings", "game", "atomic", "positions", "encoder",
-            "tree", "exploration", "shards", "roots", "dataset", "mcts", "solver", "analysis"}
-NEVER = {m: {"net", "checkpoint"} for m in ("tree", "roots", "mcts", "exploration")}
+            "tree", "exploration", "shards", "roots", "dataset", "mcts", "solver", "analysis",
+            "evaluators"}
+NEVER = {m: {"net", "checkpoint", "inference"}
+         for m in ("tree", "roots", "mcts", "exploration", "evaluators")}
 NEVER.update({"shards": {"net", "checkpoint", "mcts"}, "dataset": {"net", "checkpoint", "mcts"}})
 
 

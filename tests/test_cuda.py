@@ -7,7 +7,8 @@ import torch
 
 from alphazero.config import NetConfig, TrainConfig
 from alphazero.game import Boards, State
-from alphazero.net import autocast_dtype, build_net, make_evaluator, select_device
+from alphazero.inference import make_evaluator
+from alphazero.net import autocast_dtype, build_net, select_device
 from alphazero.train import Trainer
 
 CUDA = torch.cuda.is_available()
@@ -54,13 +55,14 @@ def test_a_fresh_net_takes_the_preset_of_the_device_it_runs_on(monkeypatch):
     """``self-play --device cuda`` without a checkpoint builds what ``train --device cuda``
     builds (``auto`` = paper on CUDA): the preset is resolved for the worker's device, not
     for the CPU. Device-agnostic: the move to the GPU is stubbed out."""
+    import alphazero.inference as inference_module
     import alphazero.net as net_module
     from alphazero import selfplay
 
     built = []
     monkeypatch.setattr(net_module, "to_device", lambda net, device: built.append(net) or net)
     monkeypatch.setattr(net_module, "select_device", lambda name: torch.device(name))
-    monkeypatch.setattr(net_module, "make_evaluator", lambda net, device: net)
+    monkeypatch.setattr(inference_module, "evaluator_for", lambda net, device, *a, **k: net)
     selfplay.load_evaluator(None, NetConfig(), "cuda", init_seed=0)
     assert built[-1].cfg.preset == "paper"
     selfplay.load_evaluator(None, NetConfig(), "cpu", init_seed=0)

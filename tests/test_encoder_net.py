@@ -10,7 +10,8 @@ from alphazero.checkpoint import CheckpointError, load, save
 from alphazero.config import NetConfig
 from alphazero.encoder import decode, encode, legal_mask, mirror_planes, mirror_policy
 from alphazero.game import Boards, State, batch_mirror
-from alphazero.net import build_net, make_evaluator, select_device
+from alphazero.inference import make_evaluator
+from alphazero.net import build_net, select_device
 
 
 def random_states(n, seed=0):
@@ -88,7 +89,7 @@ def test_net_shapes_and_evaluator(tiny):
 
 
 def test_large_cpu_batches_are_sliced_without_changing_results():
-    from alphazero.net import CPU_SLICE
+    from alphazero.inference import CPU_SLICE
 
     torch.manual_seed(0)
     tiny = build_net(NetConfig(preset="tiny"))

@@ -9,7 +9,7 @@ from alphazero.arena import GreedyPlayer, MCTSPlayer, play_match
 from alphazero.checkpoint import default_path as default_checkpoint, load
 from alphazero.config import load as load_config
 from alphazero.mcts import match_config
-from alphazero.net import make_evaluator
+from alphazero.inference import make_evaluator
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 

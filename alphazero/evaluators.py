@@ -1,0 +1,169 @@
+"""Wrappers around any evaluate function: mirror symmetry, a bounded cache, and counters.
+
+Each takes an ``Evaluate`` (``Boards [B] -> (priors float32 [B, 7], values float32 [B])``) and
+is one, so search, arena and play never know what sits underneath. The stack that
+``inference.make_evaluator`` builds, outermost first::
+
+    Cached (canonical keys, FIFO of cache_size)  ->  symmetry (average | random | none)
+        ->  counted (the network's own calls)  ->  the backend
+
+Connect Four is symmetric under the left-right mirror: the mirrored position's value is the
+same and its policy is the mirrored policy. ``average`` evaluates both and averages (one net
+call of 2B positions); ``random`` evaluates a random mirror of each position (free, a form of
+test-time augmentation for self-play). Under either, the cache keys a position and its mirror
+alike (the canonical one of the pair), so a mirrored position is a hit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .game import COLS, Boards, Evaluate, batch_mirror
+
+SYMMETRIES = ("none", "average", "random")
+
+
+@dataclass
+class EvalStats:
+    """Counters of one evaluator: ``positions`` asked for by the search in ``calls`` calls,
+    ``hits`` of them answered without the network (cached, or a repeat within the call), and ``net_positions`` in ``net_calls`` calls that
+    the network computed (averaging counts a position and its mirror)."""
+
+    calls: int = 0
+    positions: int = 0
+    hits: int = 0
+    net_calls: int = 0
+    net_positions: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.positions if self.positions else 0.0
+
+    def add(self, other: EvalStats | dict) -> None:
+        for k, v in (asdict(other) if isinstance(other, EvalStats) else other).items():
+            setattr(self, k, getattr(self, k) + v)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def counted(evaluate: Evaluate, stats: EvalStats) -> Evaluate:
+    """``evaluate``, counting its calls and positions into ``stats.net_*``."""
+
+    def run(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
+        stats.net_calls += 1
+        stats.net_positions += len(boards)
+        return evaluate(boards)
+
+    return run
+
+
+def mirrored(boards: Boards) -> Boards:
+    """Every position of ``boards`` mirrored left-right."""
+    return Boards(batch_mirror(boards.own), batch_mirror(boards.mask))
+
+
+def symmetric(evaluate: Evaluate, mode: str, seed: int = 0) -> Evaluate:
+    """``evaluate`` under the mirror symmetry ``mode`` (see the module doc); ``seed`` seeds the
+    coin flips of ``random``."""
+    if mode == "none":
+        return evaluate
+    if mode == "average":
+        def average(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
+            b = len(boards)
+            m = mirrored(boards)
+            p, v = evaluate(Boards(np.concatenate([boards.own, m.own]),
+                                   np.concatenate([boards.mask, m.mask])))
+            return ((p[:b] + p[b:, ::-1]) / 2).astype(np.float32), ((v[:b] + v[b:]) / 2).astype(
+                np.float32)
+        return average
+    if mode == "random":
+        rng = np.random.default_rng(seed)
+
+        def random_mirror(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
+            flip = rng.random(len(boards)) < 0.5
+            m = mirrored(boards)
+            p, v = evaluate(Boards(np.where(flip, m.own, boards.own),
+                                   np.where(flip, m.mask, boards.mask)))
+            return np.where(flip[:, None], p[:, ::-1], p), v
+        return random_mirror
+    raise ValueError(f"unknown symmetry {mode!r}; use one of {SYMMETRIES}")
+
+
+class Cached:
+    """``evaluate`` behind a bounded cache keyed by position (the two bitboards).
+
+    ``canonical``: key a position and its mirror alike (exact when ``evaluate`` is mirror
+    symmetric, as under ``average``). Positions repeated within one call are evaluated once.
+    The oldest entry goes first when ``capacity`` is reached (a ring of slots). The cache lives
+    and dies with this object: it is bound to one evaluator, that is to one net (the backends
+    snapshot the net when made), so it can never answer for another net.
+    """
+
+    def __init__(self, evaluate: Evaluate, capacity: int, canonical: bool, stats: EvalStats):
+        self.evaluate, self.capacity, self.canonical, self.stats = (evaluate, capacity,
+                                                                    canonical, stats)
+        self._slot: dict[tuple[int, int], int] = {}
+        self._keys: list[tuple[int, int] | None] = [None] * capacity
+        self._priors = np.zeros((capacity, COLS), np.float32)
+        self._values = np.zeros(capacity, np.float32)
+        self._next = 0
+        self.backend = ""  # named by whoever built the evaluator underneath
+
+    def __call__(self, boards: Boards) -> tuple[np.ndarray, np.ndarray]:
+        self.stats.calls += 1
+        self.stats.positions += len(boards)
+        if self.capacity <= 0:
+            return self.evaluate(boards)
+        own, mask, flip = boards.own, boards.mask, None
+        if self.canonical:
+            m = mirrored(boards)
+            flip = (m.mask < mask) | ((m.mask == mask) & (m.own < own))
+            own, mask = np.where(flip, m.own, own), np.where(flip, m.mask, mask)
+        keys = list(zip(own.tolist(), mask.tolist()))
+        slots = np.array([self._slot.get(k, -1) for k in keys], np.int64)
+        hit = slots >= 0
+        priors, values = self._priors[slots], self._values[slots]  # rows of misses: junk
+        miss = np.flatnonzero(~hit)
+        if not miss.size:
+            self.stats.hits += len(keys)
+        else:
+            first: dict[tuple[int, int], int] = {}
+            for i in miss.tolist():
+                first.setdefault(keys[i], len(first))
+            which = np.array([first[keys[i]] for i in miss.tolist()], np.int64)
+            uniq = np.empty(len(first), np.int64)
+            uniq[which] = miss
+            self.stats.hits += len(keys) - uniq.size  # repeats within the call count too
+            p, v = self.evaluate(Boards(own[uniq], mask[uniq]))
+            p, v = np.asarray(p, np.float32), np.asarray(v, np.float32)
+            priors[miss], values[miss] = p[which], v[which]
+            for j, i in enumerate(uniq.tolist()):
+                self._store(keys[i], p[j], v[j])
+        if flip is not None:
+            priors = np.where(flip[:, None], priors[:, ::-1], priors)
+        return priors, values
+
+    def _store(self, key: tuple[int, int], priors: np.ndarray, value: float) -> int:
+        s = self._next
+        self._next = (s + 1) % self.capacity
+        old = self._keys[s]
+        if old is not None:
+            del self._slot[old]
+        self._keys[s], self._slot[key] = key, s
+        self._priors[s], self._values[s] = priors, value
+        return s
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+
+def stack(evaluate: Evaluate, symmetry: str = "none", cache_size: int = 0,
+          seed: int = 0) -> Cached:
+    """The evaluator stack of the module doc around a network's ``evaluate``; its counters are
+    ``.stats``."""
+    stats = EvalStats()
+    inner = symmetric(counted(evaluate, stats), symmetry, seed)
+    return Cached(inner, cache_size, canonical=symmetry != "none", stats=stats)

@@ -1,0 +1,303 @@
+"""Inference backends behind the one evaluator interface, and the evaluator that search uses.
+
+A backend runs the network's forward pass on planes ``[B, 3, 6, 7]`` and returns policy logits
+``[B, 7]`` and values ``[B]`` as numpy arrays. Each one works on a snapshot of the net taken
+when it is made: training the net further never changes an evaluator (nor its cache) already
+handed out.
+
+* ``eager``: the net as it is, fp32 on CPU; bf16 autocast and channels-last on CUDA (the only
+  backend on CUDA);
+* ``folded``: BatchNorm folded into the convolutions' weights (fp32, same outputs within 1e-4;
+  TorchScript freezing ran it 1.4x faster but kept 4-7 MB per net in a long-lived process,
+  and ``torch.compile`` took 16 s per process: docs/benchmarks.md);
+* ``openvino``: the folded net compiled by OpenVINO (fp32), with the optional extra
+  ``alphazero-c4[fast]``;
+* ``openvino-bf16``: the same at bf16 precision where the CPU has native bf16 (checked against
+  fp32 on all 6000 Pons positions: docs/benchmarks.md).
+
+``backend: auto`` times every available backend for a fraction of a second and keeps the
+fastest (once per machine and net shape; ``resolve_backend``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import platform
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import atomic
+from .config import InferenceConfig
+from .encoder import encode, legal_mask
+from .evaluators import Cached, stack
+from .game import COLS, Boards
+from .net import ConnectNet, autocast_dtype
+
+BACKENDS = ("eager", "folded", "openvino", "openvino-bf16")
+
+#: On CPU a large batch runs through the torch backends in slices of this many positions:
+#: activations of ~128 positions stay in cache (scripts/bench_net.py).
+CPU_SLICE = 128
+
+#: planes float32 [B, 3, 6, 7] -> (logits float32 [B, 7], values float32 [B])
+Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class BackendError(ValueError):
+    """A backend that was asked for but cannot run here."""
+
+
+def fold_batchnorm(net: ConnectNet) -> nn.Module:
+    """An inference copy of ``net`` (eval mode) in which every conv -> BatchNorm pair is one
+    convolution with a bias: ``w * g / sqrt(var + eps)`` and ``b - mean * g / sqrt(var + eps)``."""
+    import torch.fx.experimental.optimization as fx_opt
+
+    return fx_opt.fuse(copy.deepcopy(net).eval().cpu())
+
+
+def _folded_pair(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
+    """The weights [out, in, k, k] and bias [out] of ``conv`` followed by ``bn`` (eval)."""
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+    w = conv.weight.detach() * scale[:, None, None, None]
+    b = (bn.bias - bn.running_mean * scale).detach()
+    return w.cpu().numpy().astype(np.float32), b.cpu().numpy().astype(np.float32)
+
+
+def openvino_available() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def available_backends(device: torch.device) -> list[str]:
+    """Backends that can run on ``device`` here, in order of preference on a tie."""
+    if device.type != "cpu":
+        return ["eager"]
+    return ["eager", "folded"] + (["openvino", "openvino-bf16"] if openvino_available() else [])
+
+
+def _torch_forward(module: nn.Module, device: torch.device) -> Forward:
+    cuda = device.type == "cuda"
+    amp = autocast_dtype(device)
+
+    def forward(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not cuda and len(planes) > CPU_SLICE:
+            parts = [forward(planes[i:i + CPU_SLICE]) for i in range(0, len(planes), CPU_SLICE)]
+            return np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])
+        x = torch.from_numpy(planes)
+        if cuda:
+            x = x.pin_memory()
+        with torch.inference_mode():
+            x = x.to(device, non_blocking=True).float()
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+                logits, value = module(x)
+            out = torch.cat([logits.float(), value.float()[:, None]], dim=1).cpu().numpy()
+        return out[:, :COLS], out[:, COLS].copy()
+
+    return forward
+
+
+def _openvino_model(net: ConnectNet):
+    """ConnectNet as an OpenVINO graph built from its folded weights (converting the torch
+    module instead left megabytes behind on every call)."""
+    import openvino as ov
+    import openvino.opset13 as op
+
+    def conv(x, pair, relu=True):
+        w, b = pair
+        pad = w.shape[-1] // 2
+        y = op.convolution(x, op.constant(w), [1, 1], [pad, pad], [pad, pad], [1, 1])
+        y = op.add(y, op.constant(b.reshape(1, -1, 1, 1)))
+        return op.relu(y) if relu else y
+
+    def linear(x, layer: nn.Linear):
+        w = layer.weight.detach().cpu().numpy().astype(np.float32)
+        b = layer.bias.detach().cpu().numpy().astype(np.float32)
+        return op.add(op.matmul(x, op.constant(w), False, True), op.constant(b))
+
+    def flat(x, features):
+        return op.reshape(x, op.constant(np.array([-1, features], np.int64)), False)
+
+    cells = 6 * COLS
+    planes = op.parameter([-1, 3, 6, COLS], np.float32, name="planes")
+    h = conv(planes, _folded_pair(net.stem[0], net.stem[1]))
+    for block in net.blocks:
+        y = conv(h, _folded_pair(block.conv1, block.bn1))
+        y = conv(y, _folded_pair(block.conv2, block.bn2), relu=False)
+        h = op.relu(op.add(h, y))
+    p = conv(h, _folded_pair(net.policy_head[0], net.policy_head[1]))
+    logits = linear(flat(p, net.cfg.policy_channels * cells), net.policy_head[4])
+    v = conv(h, _folded_pair(net.value_head[0], net.value_head[1]))
+    v = op.relu(linear(flat(v, net.cfg.value_channels * cells), net.value_head[4]))
+    value = op.reshape(op.tanh(linear(v, net.value_head[6])),
+                       op.constant(np.array([-1], np.int64)), False)
+    return ov.Model([logits, value], [planes], "connectnet")
+
+
+_CORE: list = []
+
+
+def _ov_core():
+    """One OpenVINO runtime per process."""
+    if not _CORE:
+        import openvino as ov
+
+        _CORE.append(ov.Core())
+    return _CORE[0]
+
+
+def _openvino(net: ConnectNet, precision: str) -> Forward:
+    compiled = _ov_core().compile_model(_openvino_model(net), "CPU", {
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(), "NUM_STREAMS": 1,
+        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision})
+    request = compiled.create_infer_request()
+
+    def forward(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        request.infer({0: planes})
+        logits = request.get_output_tensor(0).data
+        values = request.get_output_tensor(1).data
+        return np.array(logits, np.float32), np.array(values, np.float32).reshape(-1)
+
+    return forward
+
+
+def backend_forward(net: ConnectNet, name: str, device: torch.device | None = None) -> Forward:
+    """The forward pass of a snapshot of ``net`` under backend ``name`` (see the module doc).
+    Raises ``BackendError`` with the fix when ``name`` cannot run here."""
+    device = device or next(net.parameters()).device
+    if name not in available_backends(device):
+        if name in ("openvino", "openvino-bf16") and device.type == "cpu":
+            raise BackendError(f"backend {name!r} needs OpenVINO: pip install "
+                               "'alphazero-c4[fast]' (or use inference.backend: auto)")
+        raise BackendError(f"backend {name!r} is not available on {device.type}; use one of "
+                           f"{available_backends(device)} or auto")
+    if name == "eager":
+        snapshot = copy.deepcopy(net).eval()
+        return _torch_forward(snapshot, device)
+    if name == "folded":
+        return _torch_forward(fold_batchnorm(net), device)
+    return _openvino(net, "bf16" if name == "openvino-bf16" else "f32")
+
+
+def throughput(forward: Forward, batch: int, seconds: float = 0.3) -> float:
+    """Positions per second of ``forward`` at ``batch`` random positions, after a warm-up."""
+    planes = np.random.default_rng(0).integers(0, 2, (batch, 3, 6, 7)).astype(np.float32)
+    forward(planes)
+    n, t0 = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - t0) < seconds:
+        forward(planes)
+        n += 1
+    return n * batch / elapsed
+
+
+def cache_dir() -> str:
+    """Where this machine's calibrations are kept: ``$ALPHAZERO_CACHE_DIR``, else
+    ``~/.cache/alphazero-c4``."""
+    return os.environ.get("ALPHAZERO_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "alphazero-c4")
+
+
+def _machine() -> str:
+    """The CPU model and the library versions a calibration depends on."""
+    model = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith(
+                "model name")), model)
+    except OSError:
+        pass
+    try:
+        import openvino
+        ov = openvino.__version__
+    except ImportError:
+        ov = "none"
+    return f"{model} | torch {torch.__version__} | openvino {ov} | {os.cpu_count()} cpus"
+
+
+_CALIBRATED: dict[str, tuple[str, dict]] = {}
+
+
+def _calibrated(key: str, net: ConnectNet, device: torch.device) -> tuple[str, dict]:
+    if key not in _CALIBRATED:
+        _CALIBRATED[key] = _calibrate(key, net, device)
+    return _CALIBRATED[key]
+
+
+def _calibrate(key: str, net: ConnectNet, device: torch.device) -> tuple[str, dict]:
+    path = os.path.join(cache_dir(), "calibration.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            known = json.load(fh)
+    except (OSError, ValueError):
+        known = {}
+    hit = known.get(key)
+    if hit and hit["backend"] in available_backends(device):
+        return hit["backend"], hit["rates"]
+    rates = {name: round(throughput(backend_forward(net, name, device), 64, 0.2), 1)
+             for name in available_backends(device)}
+    best = max(rates, key=rates.get)
+    try:
+        os.makedirs(cache_dir(), exist_ok=True)
+        atomic.write_json(path, {**known, key: {"backend": best, "rates": rates}})
+    except OSError:
+        pass  # a read-only home: calibrate again next time
+    return best, rates
+
+
+def resolve_backend(name: str, net: ConnectNet,
+                    device: torch.device | None = None) -> tuple[str, dict[str, float]]:
+    """``(backend, {backend: positions/s})``: ``name`` itself (no timings) unless it is
+    ``auto``, which times every available backend at batch 64 on this process's threads and
+    picks the fastest. The choice is kept per machine, library versions, net shape and thread
+    count, in this process and in ``cache_dir()/calibration.json`` (delete it to time again)."""
+    device = device or next(net.parameters()).device
+    if name != "auto":
+        return name, {}
+    if len(available_backends(device)) == 1:
+        return available_backends(device)[0], {}
+    c = net.cfg
+    key = (f"{_machine()} | {c.blocks}x{c.channels}/{c.policy_channels}/{c.value_channels}/"
+           f"{c.value_hidden} | {device} | {torch.get_num_threads()} threads")
+    return _calibrated(key, net, device)
+
+
+def make_evaluator(net: ConnectNet, device: torch.device | str | None = None,
+                   backend: str = "eager", symmetry: str = "none", cache_size: int = 0,
+                   seed: int = 0) -> Cached:
+    """``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])`` for a snapshot of
+    ``net``: encodes on the CPU, runs ``backend`` (``auto``: the fastest here), masks illegal
+    columns to prior 0 and normalises; values from the side to move's view. ``symmetry`` and
+    ``cache_size`` add the wrappers of ``evaluators.py``; the result has ``.stats`` and
+    ``.backend``."""
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    name, _ = resolve_backend(backend, net, device)
+    forward = backend_forward(net, name, device)
+
+    def evaluate(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
+        logits, values = forward(encode(boards).astype(np.float32))
+        logits = np.where(legal_mask(boards), logits, -np.inf)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32), values
+
+    ev = stack(evaluate, symmetry, cache_size, seed)
+    ev.backend = name
+    return ev
+
+
+def evaluator_for(net: ConnectNet, device: torch.device | str | None, inf: InferenceConfig,
+                  selfplay: bool = False, seed: int = 0) -> Cached:
+    """``make_evaluator`` with the settings of ``inf``: its symmetry for playing to win, or
+    its self-play symmetry when ``selfplay``."""
+    return make_evaluator(net, device, inf.backend,
+                          inf.selfplay_symmetry if selfplay else inf.symmetry, inf.cache_size,
+                          seed)

@@ -1,0 +1,139 @@
+"""The evaluator stack: mirror symmetry, the position cache, counters; and the inference
+backends against eager fp32."""
+
+import numpy as np
+import pytest
+import torch
+
+from alphazero.config import NetConfig
+from alphazero.evaluators import Cached, EvalStats, mirrored, stack, symmetric
+from alphazero.game import Boards, State
+from alphazero.inference import (BackendError, available_backends, backend_forward,
+                                 make_evaluator, resolve_backend)
+from alphazero.net import build_net
+
+from .fakes import CountingEvaluator, hashed_evaluator
+from .test_encoder_net import random_states
+
+
+def positions(n, seed):
+    return Boards.from_states(random_states(n, seed=seed))
+
+
+def test_cache_answers_exactly_what_the_evaluator_would():
+    inner = CountingEvaluator(hashed_evaluator)
+    stats = EvalStats()
+    cached = Cached(inner, 1000, canonical=False, stats=stats)
+    b = positions(200, 1)
+    twice = Boards(np.concatenate([b.own, b.own[:50]]), np.concatenate([b.mask, b.mask[:50]]))
+    p, v = cached(twice)
+    ref_p, ref_v = hashed_evaluator(twice)
+    assert np.array_equal(p, ref_p) and np.array_equal(v, ref_v)
+    unique = len(set(zip(b.own.tolist(), b.mask.tolist())))
+    assert sum(inner.calls) == unique                    # repeats within a call: once
+    p2, v2 = cached(b)
+    assert np.array_equal(p2, ref_p[:200]) and sum(inner.calls) == unique  # all hits
+    assert stats.positions == 450 and stats.hits == 450 - unique
+
+
+def test_cache_is_bounded_and_still_right_after_evicting():
+    inner = CountingEvaluator(hashed_evaluator)
+    cached = Cached(inner, 16, canonical=False, stats=EvalStats())
+    for seed in range(5):
+        b = positions(40, seed)
+        p, v = cached(b)
+        ref_p, ref_v = hashed_evaluator(b)
+        assert np.array_equal(p, ref_p) and np.array_equal(v, ref_v)
+        assert len(cached) <= 16
+
+
+def test_averaging_is_mirror_symmetric_and_the_cache_serves_mirrors():
+    avg = symmetric(hashed_evaluator, "average")
+    b = positions(100, 3)
+    m = mirrored(b)
+    p, v = avg(b)
+    pm, vm = avg(m)
+    assert np.allclose(p, pm[:, ::-1]) and np.allclose(v, vm)
+    inner = CountingEvaluator(hashed_evaluator)
+    ev = stack(inner, "average", cache_size=1000)
+    ev(b)
+    calls = len(inner.calls)
+    pc, vc = ev(m)                                       # every mirror is a hit
+    assert len(inner.calls) == calls
+    assert np.allclose(pc, pm, atol=1e-6) and np.allclose(vc, vm, atol=1e-6)
+    assert ev.stats.hits >= len(m) and ev.stats.net_positions <= 2 * len(b)
+
+
+def test_random_symmetry_mirrors_about_half_the_positions():
+    ev = symmetric(hashed_evaluator, "random", seed=0)
+    b = positions(400, 4)
+    p, _ = ev(b)
+    direct, _ = hashed_evaluator(b)
+    via_mirror = hashed_evaluator(mirrored(b))[0][:, ::-1]
+    same = np.all(np.isclose(p, direct), axis=1)
+    flipped = np.all(np.isclose(p, via_mirror), axis=1)
+    assert np.all(same | flipped)
+    assert 0.35 < flipped[~same].size / len(b) < 0.65
+
+
+def perturbed_net(preset="tiny", seed=0):
+    """A net with non-trivial BatchNorm statistics, so folding them is really tested."""
+    torch.manual_seed(seed)
+    net = build_net(NetConfig(preset=preset))
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.3, 0.3)
+    return net.eval()
+
+
+@pytest.mark.parametrize("name", ["folded", "openvino"])
+def test_fp32_backends_equal_eager_within_1e4(name):
+    if name not in available_backends(torch.device("cpu")):
+        pytest.skip(f"{name} is not installed here")
+    net = perturbed_net("small")
+    planes = np.random.default_rng(0).integers(0, 2, (300, 3, 6, 7)).astype(np.float32)
+    ref_logits, ref_values = backend_forward(net, "eager")(planes)
+    logits, values = backend_forward(net, name)(planes)
+    assert np.abs(logits - ref_logits).max() < 1e-4
+    assert np.abs(values - ref_values).max() < 1e-4
+
+
+def test_every_backend_evaluator_agrees_with_eager_on_positions():
+    net = perturbed_net()
+    b = positions(64, 5)
+    ref_p, ref_v = make_evaluator(net, backend="eager")(b)
+    for name in available_backends(torch.device("cpu")):
+        p, v = make_evaluator(net, backend=name)(b)
+        tol = 3e-2 if name.endswith("bf16") else 1e-4
+        assert np.abs(p - ref_p).max() < tol and np.abs(v - ref_v).max() < tol, name
+
+
+def test_an_evaluator_is_a_snapshot_so_its_cache_is_never_stale():
+    net = perturbed_net()
+    b = positions(32, 6)
+    ev = make_evaluator(net, backend="eager", cache_size=100)
+    before = ev(b)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.5)
+    after_cached = ev(b)                                  # all hits
+    uncached = make_evaluator(net, backend="eager")       # the changed net
+    assert np.array_equal(after_cached[0], before[0])
+    assert not np.allclose(uncached(b)[0], before[0])
+    fresh_on_old = make_evaluator(perturbed_net(), backend="eager")(b)
+    assert np.allclose(fresh_on_old[0], before[0], atol=1e-6)
+
+
+def test_auto_picks_an_available_backend_and_a_missing_one_is_a_clear_error(monkeypatch):
+    net = perturbed_net()
+    name, rates = resolve_backend("auto", net)
+    assert name in available_backends(torch.device("cpu"))
+    assert not rates or name == max(rates, key=rates.get)
+    import alphazero.inference as inference
+
+    monkeypatch.setattr(inference, "openvino_available", lambda: False)
+    with pytest.raises(BackendError, match=r"pip install 'alphazero-c4\[fast\]'"):
+        backend_forward(net, "openvino")
