@@ -348,8 +348,8 @@ def cmd_play(args: argparse.Namespace) -> int:
     thinking = f"{sims} simulations per move" if sims else "its raw policy, no search"
     name = os.path.basename(path) if path else "an untrained net"
     header = (f"Connect Four against {name} ({start.net.cfg.describe()}, {thinking}, "
-              f"{device}, {evaluate.backend} on {args.threads} thread"
-              f"{'s' if args.threads > 1 else ''})." + (f"\n  checkpoint: {path}" if path else ""))
+              f"{device}).\n  inference: {evaluate.backend} on {args.threads} thread"
+              f"{'s' if args.threads > 1 else ''}" + (f"\n  checkpoint: {path}" if path else ""))
     play_session(evaluate, sims, cfg.mcts, header, human_first=args.first == "human")
     return 0
 

@@ -86,7 +86,7 @@ class Tree:
         keep = np.zeros((k, used), bool)
         keep[np.flatnonzero(ok), nodes[ok]] = True
         ch = self.children[rows, :used]                       # [k, used, 7]
-        for n in range(1, used):                              # children follow parents
+        for n in range(used):                                 # children follow parents
             sel = np.flatnonzero(keep[:, n])
             if sel.size:
                 kids = ch[sel, n]

@@ -117,3 +117,16 @@ def test_self_play_with_reuse_asks_the_net_less_and_keeps_full_targets():
             assert np.allclose(g.samples.policies.sum(axis=1), 1.0)
             assert State.from_moves("".join(str(c + 1) for c in g.moves)).is_terminal()
     assert asked[True] < 0.8 * asked[False]
+
+
+def test_rerooting_at_the_root_takes_whole_rows_and_concat_puts_them_back():
+    from alphazero.tree import Tree
+
+    t = search(boards(["", "4", "44"]), hashed_evaluator, CFG).tree
+    taken = t.reroot(np.array([2, 0]), np.full(2, ROOT), 0)
+    assert subtree(taken, 0, ROOT) == subtree(t, 2, ROOT)
+    assert subtree(taken, 1, ROOT) == subtree(t, 0, ROOT)
+    both = Tree.concat([taken, t.reroot(np.array([1]), np.full(1, ROOT), 0)])
+    back = both.reroot(np.argsort(np.array([2, 0, 1])), np.full(3, ROOT), 0)
+    for row in range(3):
+        assert subtree(back, row, ROOT) == subtree(t, row, ROOT)
