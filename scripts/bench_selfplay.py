@@ -2,6 +2,7 @@
 self-play iteration with every lever on and off, side by side in one run.
 
     cd scripts && python bench_selfplay.py [--threads 1] [--seconds 0.5] [--rounds 2]
+    cd scripts && python bench_selfplay.py --device cuda --batch 4096 --rounds 0   # on a GPU
 
 Keys of the last output line (one JSON object):
 
@@ -40,7 +41,7 @@ from alphazero.config import InferenceConfig, MCTSConfig, NetConfig
 from alphazero.game import Boards, State
 from alphazero.inference import available_backends, make_evaluator
 from alphazero.mcts import search
-from alphazero.net import build_net
+from alphazero.net import build_net, select_device
 from alphazero.selfplay import run_pool, work_summary
 
 BATCHES = (1, 16, 64, 128, 256)
@@ -77,10 +78,10 @@ def rate(fn, items: int, seconds: float) -> float:
     return n * items / elapsed
 
 
-def best_throughput(net, backend: str, seconds: float) -> float:
-    ev = make_evaluator(net, "cpu", backend)
-    boards = real_positions(max(BATCHES))
-    return max(rate(lambda b=b: ev(boards.take(slice(0, b))), b, seconds) for b in BATCHES)
+def best_throughput(net, backend: str, seconds: float, batches=BATCHES) -> float:
+    ev = make_evaluator(net, None, backend)
+    boards = real_positions(max(batches))
+    return max(rate(lambda b=b: ev(boards.take(slice(0, b))), b, seconds) for b in batches)
 
 
 def search_rate(evaluate, batch: int, sims: int, seconds: float) -> float:
@@ -103,6 +104,8 @@ def pipeline_round(lever_on: bool, ckpt: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=256, help="games searched at once")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=0.5)
     ap.add_argument("--paper-sims", type=int, default=24)
@@ -111,33 +114,36 @@ def main() -> None:
                                                        "the shipped one)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    out: dict = {"threads": torch.get_num_threads(), "backends": {}}
-    out["tree_sims_per_s"] = round(search_rate(free_evaluator, 256, 200, 2 * a.seconds))
+    device = select_device(a.device)
+    batches = tuple(sorted({*BATCHES, a.batch}))
+    out: dict = {"device": str(device), "threads": torch.get_num_threads(), "batch": a.batch,
+                 "backends": {}}
+    out["tree_sims_per_s"] = round(search_rate(free_evaluator, a.batch, 200, 2 * a.seconds))
     print(f"tree only: {out['tree_sims_per_s']:,} sims/s", flush=True)
 
     for preset in ("small", "paper"):
         torch.manual_seed(0)
-        net = build_net(NetConfig(preset=preset)).eval()
-        rates = {name: round(best_throughput(net, name, a.seconds), 1)
-                 for name in available_backends(torch.device("cpu"))}
+        net = build_net(NetConfig(preset=preset), device).eval()
+        rates = {name: round(best_throughput(net, name, a.seconds, batches), 1)
+                 for name in available_backends(device)}
         out["backends"][preset] = rates
         fastest = max(rates, key=rates.get)
         key = "backend_speedup" if preset == "small" else "paper_backend_speedup"
         out[key] = round(rates[fastest] / rates["eager"], 3)
         sims = 32 if preset == "small" else a.paper_sims
-        ev = make_evaluator(net, "cpu", fastest)
-        out[f"{preset}_ratio"] = round(search_rate(ev, 256, sims, 2 * a.seconds)
+        ev = make_evaluator(net, device, fastest)
+        out[f"{preset}_ratio"] = round(search_rate(ev, a.batch, sims, 2 * a.seconds)
                                        / rates[fastest], 3)
         print(f"{preset}: best positions/s {rates}; {key} {out[key]}; search / limit "
               f"{out[f'{preset}_ratio']} ({fastest})", flush=True)
         if preset == "paper":
             out["paper_batch1_sims_per_s"] = {
-                name: round(search_rate(make_evaluator(net, "cpu", name), 1, 64, 2 * a.seconds),
+                name: round(search_rate(make_evaluator(net, device, name), 1, 64, 2 * a.seconds),
                             1) for name in rates}
             print(f"paper, one game alone: {out['paper_batch1_sims_per_s']} sims/s", flush=True)
 
     ckpt = a.checkpoint or default_path()
-    if a.rounds > 0 and ckpt:
+    if a.rounds > 0 and ckpt and device.type == "cpu":
         rounds = {"off": [], "on": []}
         for r in range(a.rounds):
             for lever in ("off", "on"):
@@ -157,7 +163,7 @@ def main() -> None:
         print(f"pipeline: speedup {out['pipeline_selfplay_speedup']}, limit ratio "
               f"{out['pipeline_limit_ratio']}, cache hits {out['cache_hit_rate']:.1%}, "
               f"occupancy {out['mean_batch_occupancy']:.1%}", flush=True)
-    elif a.rounds > 0:
+    elif a.rounds > 0 and device.type == "cpu":
         print("no checkpoint for the pipeline part: pass --checkpoint", file=sys.stderr)
     print(json.dumps(out))
 
