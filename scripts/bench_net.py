@@ -23,15 +23,15 @@ from alphazero.inference import make_evaluator
 from alphazero.net import autocast_dtype, build_net, select_device
 
 
-def slicing_ratio(net, batch: int = 512, reps: int = 5) -> float:
-    """Throughput of the CPU evaluator with slicing over without, interleaved, best of reps."""
+def real_positions(n: int, seed: int = 0):
+    """``n`` positions of random games (0-24 plies), none finished: ``Boards``."""
     import numpy as np
 
     from alphazero.game import Boards, State
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     states = []
-    while len(states) < batch:
+    while len(states) < n:
         s = State()
         for _ in range(rng.integers(0, 25)):
             nxt = s.play(int(rng.choice(s.legal_moves())))
@@ -39,7 +39,12 @@ def slicing_ratio(net, batch: int = 512, reps: int = 5) -> float:
                 break
             s = nxt
         states.append(s)
-    boards = Boards.from_states(states)
+    return Boards.from_states(states)
+
+
+def slicing_ratio(net, batch: int = 512, reps: int = 5) -> float:
+    """Throughput of the CPU evaluator with slicing over without, interleaved, best of reps."""
+    boards = real_positions(batch)
     evaluate = make_evaluator(net, "cpu")
     best = {True: 0.0, False: 0.0}
     keep = net_module.CPU_SLICE

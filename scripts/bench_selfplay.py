@@ -38,11 +38,13 @@ import torch
 from alphazero import config
 from alphazero.checkpoint import default_path
 from alphazero.config import InferenceConfig, MCTSConfig, NetConfig
-from alphazero.game import Boards, State
+from alphazero.game import Boards
 from alphazero.inference import available_backends, make_evaluator
 from alphazero.mcts import search
 from alphazero.net import build_net, select_device
 from alphazero.selfplay import run_pool, work_summary
+
+from bench_net import real_positions
 
 BATCHES = (1, 16, 64, 128, 256)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,21 +53,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def free_evaluator(boards):
     n = len(boards)
     return np.full((n, 7), 1 / 7, np.float32), np.zeros(n, np.float32)
-
-
-def real_positions(n: int, seed: int = 0) -> Boards:
-    """``n`` positions of random games (0-24 plies), none finished."""
-    rng = np.random.default_rng(seed)
-    states = []
-    while len(states) < n:
-        s = State()
-        for _ in range(rng.integers(0, 25)):
-            nxt = s.play(int(rng.choice(s.legal_moves())))
-            if nxt.is_terminal():
-                break
-            s = nxt
-        states.append(s)
-    return Boards.from_states(states)
 
 
 def rate(fn, items: int, seconds: float) -> float:
