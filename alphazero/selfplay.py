@@ -29,9 +29,9 @@ from .encoder import encode
 from .exploration import apply_temperature, dirichlet_noise, gumbel_noise, sample_moves
 from .game import COLS, Boards, Evaluate, batch_legal, batch_play
 from .mcts import search
-from .tree import ROOT, UNEXPANDED, Tree
 from .report import SILENT, Reporter
 from .shards import Samples, now_iso, shard_bytes
+from .tree import ROOT, UNEXPANDED, Tree
 
 CHUNK_RE = re.compile(r"^chunk_(\d{5})\.pkl$")
 
