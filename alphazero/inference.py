@@ -53,20 +53,35 @@ class BackendError(ValueError):
     """A backend that was asked for but cannot run here."""
 
 
-def fold_batchnorm(net: ConnectNet) -> nn.Module:
-    """An inference copy of ``net`` (eval mode) in which every conv -> BatchNorm pair is one
-    convolution with a bias: ``w * g / sqrt(var + eps)`` and ``b - mean * g / sqrt(var + eps)``."""
-    import torch.fx.experimental.optimization as fx_opt
-
-    return fx_opt.fuse(copy.deepcopy(net).eval().cpu())
-
-
 def _folded_pair(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
-    """The weights [out, in, k, k] and bias [out] of ``conv`` followed by ``bn`` (eval)."""
+    """The weights [out, in, k, k] and bias [out] of ``conv`` followed by ``bn`` (eval):
+    ``w * g / sqrt(var + eps)`` and ``b - mean * g / sqrt(var + eps)``."""
     scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
     w = conv.weight.detach() * scale[:, None, None, None]
     b = (bn.bias - bn.running_mean * scale).detach()
     return w.cpu().numpy().astype(np.float32), b.cpu().numpy().astype(np.float32)
+
+
+def _conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Module, str, str]]:
+    """Every (module, conv attribute, BatchNorm attribute) of ConnectNet, input to output."""
+    pairs = [(net.stem, "0", "1")]
+    pairs += [(b, c, n) for b in net.blocks for c, n in (("conv1", "bn1"), ("conv2", "bn2"))]
+    return pairs + [(net.policy_head, "0", "1"), (net.value_head, "0", "1")]
+
+
+def fold_batchnorm(net: ConnectNet) -> ConnectNet:
+    """An inference copy of ``net`` (eval mode, CPU) in which every conv -> BatchNorm pair is
+    one convolution with a bias (``_folded_pair``) and the BatchNorm is gone."""
+    net = copy.deepcopy(net).eval().cpu()
+    for module, conv_name, bn_name in _conv_bn_pairs(net):
+        conv, bn = getattr(module, conv_name), getattr(module, bn_name)
+        w, b = _folded_pair(conv, bn)
+        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                          padding=conv.padding, bias=True)
+        fused.weight.data, fused.bias.data = torch.from_numpy(w), torch.from_numpy(b)
+        setattr(module, conv_name, fused)
+        setattr(module, bn_name, nn.Identity())
+    return net
 
 
 def openvino_available() -> bool:
@@ -129,15 +144,17 @@ def _openvino_model(net: ConnectNet):
         return op.reshape(x, op.constant(np.array([-1, features], np.int64)), False)
 
     cells = 6 * COLS
+    pair = {(id(m), c): _folded_pair(getattr(m, c), getattr(m, n))
+            for m, c, n in _conv_bn_pairs(net)}
     planes = op.parameter([-1, 3, 6, COLS], np.float32, name="planes")
-    h = conv(planes, _folded_pair(net.stem[0], net.stem[1]))
+    h = conv(planes, pair[id(net.stem), "0"])
     for block in net.blocks:
-        y = conv(h, _folded_pair(block.conv1, block.bn1))
-        y = conv(y, _folded_pair(block.conv2, block.bn2), relu=False)
+        y = conv(h, pair[id(block), "conv1"])
+        y = conv(y, pair[id(block), "conv2"], relu=False)
         h = op.relu(op.add(h, y))
-    p = conv(h, _folded_pair(net.policy_head[0], net.policy_head[1]))
+    p = conv(h, pair[id(net.policy_head), "0"])
     logits = linear(flat(p, net.cfg.policy_channels * cells), net.policy_head[4])
-    v = conv(h, _folded_pair(net.value_head[0], net.value_head[1]))
+    v = conv(h, pair[id(net.value_head), "0"])
     v = op.relu(linear(flat(v, net.cfg.value_channels * cells), net.value_head[4]))
     value = op.reshape(op.tanh(linear(v, net.value_head[6])),
                        op.constant(np.array([-1], np.int64)), False)
