@@ -273,9 +273,21 @@ def _evaluate_positions(args: argparse.Namespace, cfg, spec: str, sims: int) -> 
             where = f"{v.rate_possible:6.1%} (n={v.possible})" if v.possible else "   n/a (n=0)"
             print(f"  {k:<12} mistakes {v.rate:6.1%}  [{lo:5.1%}, {hi:5.1%}]  n={v.n:<5} "
                   f"where possible {where}")
+    if (inference := _inference(cfg, *(p for _, p in modes))):
+        report["inference"] = inference
+        print(f"inference: {inference}")
     if args.json:
         print(json.dumps(report))
     return 0
+
+
+def _inference(cfg, *players) -> str | None:
+    """How the net players among ``players`` ran their net (None when none has a net)."""
+    backends = sorted({p.evaluate.backend for p in players if hasattr(p, "evaluate")})
+    if not backends:
+        return None
+    return f"{', '.join(backends)}, symmetry {cfg.inference.symmetry}, " + (
+        "subtree reuse" if cfg.mcts.reuse_tree else "no subtree reuse")
 
 
 def _evaluate_match(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
@@ -295,12 +307,15 @@ def _evaluate_match(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
           "(95% interval)")
     for side, c in colours.items():
         print(f"  moving {side}: W{c['wins']}/D{c['draws']}/L{c['losses']}")
+    if (inference := _inference(cfg, a, b)):
+        print(f"inference: {inference}")
     if args.json:
         print(json.dumps({"player": spec, "opponent": args.opponent, "games": r.n,
                           "wins": r.wins, "draws": r.draws, "losses": r.losses,
                           "score": r.score, "elo": elo.elo, "elo_ci": [elo.lo, elo.hi],
                           "by_colour": colours, "sims": sims,
-                          "opening_plies": cfg.arena.opening_plies}))
+                          "opening_plies": cfg.arena.opening_plies,
+                          "inference": inference}))
     return 0
 
 
