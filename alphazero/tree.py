@@ -77,7 +77,8 @@ class Tree:
         """New trees, one per ``(rows[k], nodes[k])``: that node's subtree, the node as root,
         renumbered in creation order, with room for ``capacity`` nodes (at least the largest
         subtree). ``nodes[k]`` = ``ROOT`` keeps the whole tree; ``UNEXPANDED`` (no such node)
-        or a terminal node gives an empty tree. Statistics are copied unchanged (visits, values, priors, children)."""
+        or a terminal node gives an empty tree. Statistics are copied unchanged (visits,
+        values, priors, children)."""
         rows, nodes = np.asarray(rows, np.int64), np.asarray(nodes, np.int64)
         k = rows.size
         ok = nodes >= 0
@@ -129,7 +130,6 @@ class Tree:
         root_ply = np.bitwise_count(self.mask[:, ROOT]).astype(np.int64)
         ply = np.bitwise_count(self.mask).astype(np.int64)
         near = (self.node_n > 0) & (ply - root_ply[:, None] <= max_depth)
-        near[:, ROOT] = False
         r, n = np.nonzero(near)
         where = dict(zip(zip(self.own[r, n].tolist(), self.mask[r, n].tolist()),
                          zip(r.tolist(), n.tolist())))
