@@ -251,9 +251,16 @@ def _evaluate_positions(args: argparse.Namespace, cfg, spec: str, sims: int) -> 
     if args.limit:
         positions = positions[:: max(1, len(positions) // args.limit)][: args.limit]
     builtin = _is_builtin(spec)
-    modes = [("player", _player(spec, cfg, args.device, sims, args.seed))] if builtin \
-        else [("policy", _player(spec, cfg, args.device, sims, args.seed, search=False))] + (
-            [("mcts", _player(spec, cfg, args.device, sims, args.seed))] if sims else [])
+    if builtin:
+        modes = [("player", _player(spec, cfg, args.device, sims, args.seed))]
+    else:  # one net, one evaluator (and cache) for its raw policy and its search
+        from .arena import MCTSPlayer
+        from .mcts import match_config
+
+        policy = _player(spec, cfg, args.device, sims, args.seed, search=False)
+        modes = [("policy", policy)] + ([("mcts", MCTSPlayer(
+            policy.evaluate, match_config(cfg.mcts, sims), os.path.basename(spec)))]
+            if sims else [])
     report = {"checkpoint": None if builtin else spec, "player": spec,
               # A built-in set by its name: the install's path says nothing to a reader.
               "positions": args.positions if args.positions in ("pons", "c4") else path,

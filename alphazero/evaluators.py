@@ -37,14 +37,6 @@ class EvalStats:
     net_calls: int = 0
     net_positions: int = 0
 
-    @property
-    def hit_rate(self) -> float:
-        return self.hits / self.positions if self.positions else 0.0
-
-    def add(self, other: EvalStats | dict) -> None:
-        for k, v in (asdict(other) if isinstance(other, EvalStats) else other).items():
-            setattr(self, k, getattr(self, k) + v)
-
     def as_dict(self) -> dict:
         return asdict(self)
 

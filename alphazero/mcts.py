@@ -93,8 +93,10 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     if tree is None:
         tree = Tree.allocate(batch, sims + 1)
     else:
-        tree = _reusable(tree, boards, sims, cfg)
+        _check_reusable(tree, boards, cfg)
     todo = np.maximum(sims - tree.edge_n[:, ROOT].sum(axis=1), 0)
+    if int((tree.next_id + todo).max()) > tree.capacity:
+        tree = Tree.concat([tree], int((tree.next_id + todo).max()))
     fresh = np.flatnonzero(tree.node_n[:, ROOT] == 0)
     if fresh.size:
         tree.own[fresh, ROOT], tree.mask[fresh, ROOT] = boards.own[fresh], boards.mask[fresh]
@@ -116,8 +118,8 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
                         prior=tree.prior[:, ROOT].copy(), tree=tree)
 
 
-def _reusable(tree: Tree, boards: Boards, sims: int, cfg: MCTSConfig) -> Tree:
-    """``tree`` checked against ``boards`` and grown to hold the simulations still to run."""
+def _check_reusable(tree: Tree, boards: Boards, cfg: MCTSConfig) -> None:
+    """Raise unless ``tree`` can be searched on from ``boards`` (PUCT, the same roots)."""
     if cfg.root_selection != "puct":
         raise ValueError("subtree reuse needs PUCT roots (Gumbel's schedule starts at 0 visits)")
     kept = tree.node_n[:, ROOT] > 0
@@ -125,8 +127,6 @@ def _reusable(tree: Tree, boards: Boards, sims: int, cfg: MCTSConfig) -> Tree:
             (tree.own[kept, ROOT] == boards.own[kept]).all()
             and (tree.mask[kept, ROOT] == boards.mask[kept]).all()):
         raise ValueError("the reused trees are not rooted at the positions searched")
-    need = int((tree.next_id + np.maximum(sims - tree.edge_n[:, ROOT].sum(axis=1), 0)).max())
-    return tree if need <= tree.capacity else Tree.concat([tree], need)
 
 
 def select(tree: Tree, rule: RootRule, sim: int, c_puct: np.float32,

@@ -18,7 +18,7 @@ import queue
 import re
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -55,10 +55,6 @@ class PlayStats:
     steps: int = 0
     live: int = 0
     slots: int = 0
-
-    @property
-    def occupancy(self) -> float:
-        return self.live / (self.steps * self.slots) if self.steps else 0.0
 
 
 def game_rng(seed: int, game_id: int) -> np.random.Generator:
@@ -135,16 +131,15 @@ def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: Self
             g = gumbel_noise(sub_rngs)
         elif is_full and mcts.dirichlet_fraction > 0:
             noise = dirichlet_noise(batch_legal(sub.mask), mcts.dirichlet_alpha, sub_rngs)
-        sub_tree = tree if tree is None or sel.size == b else tree.reroot(
-            sel, np.full(sel.size, ROOT), 0)
+        sub_tree = tree if tree is None or sel.size == b else tree.take(sel)
         res = search(sub, evaluate, mcts, root_noise=noise, gumbel=g,
                      num_simulations=None if is_full else sp.fast_simulations, tree=sub_tree)
         visits[sel], policy[sel], best[sel] = res.visits, res.policy, res.best
         root_value[sel] = res.root_value
         trees.append(res.tree)
         order.append(sel)
-    searched = trees[0] if len(trees) == 1 else Tree.concat(trees).reroot(
-        np.argsort(np.concatenate(order)), np.full(b, ROOT), 0)
+    searched = trees[0] if len(trees) == 1 else Tree.concat(trees).take(
+        np.argsort(np.concatenate(order)))
     return visits, policy, best, root_value, searched
 
 
@@ -418,8 +413,6 @@ def worker_inference(inference: InferenceConfig, net: NetConfig,
     thread, as a self-play worker runs (timed once per process; see ``inference``)."""
     if inference.backend != "auto":
         return inference
-    import dataclasses
-
     import torch
 
     from .inference import resolve_backend
@@ -432,7 +425,7 @@ def worker_inference(inference: InferenceConfig, net: NetConfig,
         name, _ = resolve_backend("auto", build_net(net, dev), dev)
     finally:
         torch.set_num_threads(threads)
-    return dataclasses.replace(inference, backend=name)
+    return replace(inference, backend=name)
 
 
 def _run_processes(checkpoint, net, mcts, sp, out_dir, meta, todo, workers, tick, inference,

@@ -3,7 +3,8 @@
 Every game's tree lives in preallocated arrays; node ``ROOT`` is the root and each new node
 takes the next free index of its game, ``next_id`` (a child's index is always above its
 parent's). ``reroot`` keeps a subtree for the next move (subtree reuse): the node becomes the
-root and its descendants are renumbered in the same order.
+root and its descendants are renumbered in the same order; ``take`` and ``concat`` select and
+join whole games' trees.
 
 Statistics live on edges (parent, action), stored in the parent's row, so one selection step
 gathers three contiguous [B, 7] rows instead of chasing child indices:
@@ -30,6 +31,9 @@ from .game import COLS
 ROOT = 0
 #: ``children`` of an edge that no simulation has followed yet.
 UNEXPANDED = -1
+#: The per-node arrays of a ``Tree`` that moving a node moves (``terminal`` is a view).
+NODE_ARRAYS = ("node_n", "edge_n", "edge_w", "edge_q", "prior", "children", "own", "mask",
+               "value")
 
 
 @dataclass
@@ -69,14 +73,18 @@ class Tree:
     def capacity(self) -> int:
         return self.node_n.shape[1]
 
-    def _node_arrays(self) -> tuple[str, ...]:
-        return ("node_n", "edge_n", "edge_w", "edge_q", "prior", "children", "own", "mask",
-                "value")
+    def take(self, rows: np.ndarray) -> Tree:
+        """The trees of the games ``rows``, in that order (a copy)."""
+        out = Tree.allocate(len(rows), self.capacity)
+        for name in (*NODE_ARRAYS, "terminal"):
+            getattr(out, name)[:] = getattr(self, name)[rows]
+        out.next_id = self.next_id[rows].copy()
+        return out
 
     def reroot(self, rows: np.ndarray, nodes: np.ndarray, capacity: int) -> Tree:
         """New trees, one per ``(rows[k], nodes[k])``: that node's subtree, the node as root,
         renumbered in creation order, with room for ``capacity`` nodes (at least the largest
-        subtree). ``nodes[k]`` = ``ROOT`` keeps the whole tree; ``UNEXPANDED`` (no such node)
+        subtree). ``UNEXPANDED`` (no such node)
         or a terminal node gives an empty tree. Statistics are copied unchanged (visits,
         values, priors, children)."""
         rows, nodes = np.asarray(rows, np.int64), np.asarray(nodes, np.int64)
@@ -98,7 +106,7 @@ class Tree:
         new_id = np.cumsum(keep, axis=1) - 1
         kr, kn = np.nonzero(keep)
         dst = new_id[kr, kn]
-        for name in self._node_arrays():
+        for name in NODE_ARRAYS:
             getattr(out, name)[kr, dst] = getattr(self, name)[rows[kr], kn]
         old_children = self.children[rows[kr], kn]
         out.children[kr, dst] = np.where(old_children >= 0,
@@ -117,7 +125,7 @@ class Tree:
         start = 0
         for t in trees:
             b, n = t.node_n.shape[0], t.capacity
-            for name in (*t._node_arrays(), "terminal"):
+            for name in (*NODE_ARRAYS, "terminal"):
                 getattr(out, name)[start:start + b, :n] = getattr(t, name)
             out.next_id[start:start + b] = t.next_id
             start += b
