@@ -9,7 +9,9 @@ resumable: the same command continues it). ``report`` scores every iteration's c
 (raw policy, no search) on all 6000 solver-labelled Pons positions, cached beside the run in
 pons_policy.json, and prints, per arm, the mean and the spread over seeds: at each iteration,
 against cumulative self-play + training CPU time and against self-play positions. It draws
-the mean with a band from the lowest to the highest seed.
+the mean with a band from the lowest to the highest seed. Arms that cost more CPU per
+iteration are also scored at equal CPU: each seed's last 3 iterations within the CPU minutes
+the cheapest arm used.
 
 Method (docs/levers.md): an arm's result is the mean of the last 3 iterations of each seed;
 a difference between arms counts as real only when their seed ranges do not overlap.
@@ -29,7 +31,8 @@ from plot_curve import line_chart, read_rows
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, "configs", "default.yaml")
 
-#: experiment -> arm -> (overrides, what it tests)
+#: experiment -> arm -> (overrides, what it tests[, at most this many iterations]); an arm
+#: whose iterations cost more CPU may stop earlier and is compared at equal CPU (``report``).
 EXPERIMENTS = {
     "levers": {
         "baseline": (["train.value_q_weight=0"],
@@ -52,6 +55,19 @@ EXPERIMENTS = {
         "sgd_l2_1e-4": (["train.optimizer=sgd", "train.lr=0.02", "train.weight_decay=1e-4"],
                         "SGD, Nesterov momentum 0.9, lr 0.02, L2 1e-4 (the paper's)"),
     },
+    "recipe": {
+        "baseline": ([], "configs/default.yaml as it is: small 5x64, 32 simulations, window 4 "
+                     "iterations, value target (z + q) / 2"),
+        "sims64": (["mcts.num_simulations=64"], "64 simulations per self-play move"),
+        "window8": (["train.replay_iterations=8"], "replay window of 8 iterations"),
+        "value_q1": (["train.value_q_weight=1"], "value target q alone (the root search value)"),
+        "medium": (["net.preset=medium"], "medium net 10x96 (about 4x the compute per position)",
+                   5),
+        "playout_cap": (["selfplay.full_search_prob=0.25", "selfplay.fast_simulations=8",
+                         "selfplay.games=400"],
+                        "KataGo's playout-cap randomisation: 25% full searches (recorded), 75% "
+                        "8-simulation searches; twice the games"),
+    },
 }
 
 
@@ -66,11 +82,11 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
             done = read_rows(arm_dir(experiment, arm, seed)) \
                 if os.path.exists(os.path.join(arm_dir(experiment, arm, seed), "metrics.jsonl")) \
                 else []
-            if len(done) >= iterations:  # finished (also with more iterations than asked)
+            if len(done) >= min(iterations, *EXPERIMENTS[experiment][arm][2:]):  # finished (also with more iterations than asked)
                 print(f"done: {experiment}/{arm}/seed{seed} ({len(done)} iterations)", flush=True)
                 continue
-            overrides, _ = EXPERIMENTS[experiment][arm]
-            sets = [f"pipeline.iterations={iterations}", f"selfplay.seed={seed}",
+            overrides, _, *cap = EXPERIMENTS[experiment][arm]
+            sets = [f"pipeline.iterations={min(iterations, *cap)}", f"selfplay.seed={seed}",
                     f"train.seed={seed}", *overrides]
             cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", BASE,
                    "--run-dir", arm_dir(experiment, arm, seed), "--quiet"]
@@ -128,19 +144,36 @@ def seed_curves(experiment: str, arm: str) -> list[list[dict]]:
     return out
 
 
+def last3_within(curve: list[dict], cpu_minutes: float) -> float:
+    """The mean mistakes of the last 3 iterations a seed finished within ``cpu_minutes``
+    (5% slack: iterations are not all alike)."""
+    inside = [p["mistakes"] for p in curve if p["cpu_minutes"] <= 1.05 * cpu_minutes]
+    return float(np.mean((inside or [curve[0]["mistakes"]])[-3:]))
+
+
 def report(experiment: str, out: str) -> None:
-    arms = EXPERIMENTS[experiment]
+    arms = {arm: spec for arm, spec in EXPERIMENTS[experiment].items()
+            if seed_curves(experiment, arm)}
+    if not arms:
+        sys.exit(f"no A/B runs found under runs/ab/{experiment}; start them with: "
+                 f"python scripts/ab_levers.py run --experiment {experiment}")
+    all_curves = {}
+    for arm in arms:
+        curves = seed_curves(experiment, arm)
+        n = min(len(c) for c in curves)
+        all_curves[arm] = [c[:n] for c in curves]
+    # Equal CPU: every arm scored at the CPU the cheapest arm's seeds used on average.
+    budget = min(float(np.mean([c[-1]["cpu_minutes"] for c in cs])) for cs in all_curves.values())
     summary, lines_cpu, lines_pos, bands_cpu, bands_pos = {}, {}, {}, {}, {}
     print(f"| arm | seeds | iterations | positions | CPU minutes | raw-policy mistakes, last 3 "
-          "iterations, mean (min-max over seeds) % | trunk weight norm |")
-    print("|---|---|---|---|---|---|---|")
-    for arm, (_, what) in arms.items():
-        curves = seed_curves(experiment, arm)
-        if not curves:
-            continue
-        n = min(len(c) for c in curves)
-        curves = [c[:n] for c in curves]
+          f"iterations, mean (min-max over seeds) % | the same at {budget:.1f} CPU minutes | "
+          "trunk weight norm |")
+    print("|---|---|---|---|---|---|---|---|")
+    for arm, (_, what, *_cap) in arms.items():
+        curves = all_curves[arm]
+        n = len(curves[0])
         finals = [float(np.mean([p["mistakes"] for p in c[-3:]])) for c in curves]
+        at_budget = [last3_within(c, budget) for c in curves]
         m = np.array([[p["mistakes"] for p in c] for c in curves])
         cpu = np.mean([[p["cpu_minutes"] for p in c] for c in curves], axis=0)
         pos = np.mean([[p["positions"] for p in c] for c in curves], axis=0)
@@ -152,16 +185,18 @@ def report(experiment: str, out: str) -> None:
         summary[arm] = {"what": what, "seeds": len(curves), "iterations": n,
                         "final_mean": float(np.mean(finals)), "final_min": min(finals),
                         "final_max": max(finals), "per_seed": finals,
+                        "equal_cpu_minutes": budget, "equal_cpu_mean": float(np.mean(at_budget)),
+                        "equal_cpu_min": min(at_budget), "equal_cpu_max": max(at_budget),
+                        "equal_cpu_per_seed": at_budget,
                         "cpu_minutes": float(cpu[-1]), "positions": int(pos[-1]),
                         "weight_norm": float(norm),
                         "curve_mean": [round(float(x), 2) for x in m.mean(0)],
                         "curve_min": [round(float(x), 2) for x in m.min(0)],
                         "curve_max": [round(float(x), 2) for x in m.max(0)]}
         print(f"| {arm} | {len(curves)} | {n} | {int(pos[-1]):,} | {cpu[-1]:.1f} | "
-              f"{np.mean(finals):.1f} ({min(finals):.1f}-{max(finals):.1f}) | {norm:.0f} |")
-    if not summary:
-        sys.exit(f"no A/B runs found under runs/ab/{experiment}; start them with: "
-                 f"python scripts/ab_levers.py run --experiment {experiment}")
+              f"{np.mean(finals):.1f} ({min(finals):.1f}-{max(finals):.1f}) | "
+              f"{np.mean(at_budget):.1f} ({min(at_budget):.1f}-{max(at_budget):.1f}) | "
+              f"{norm:.0f} |")
     base, _ = os.path.splitext(out)
     with open(f"{base}.json", "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=1)
