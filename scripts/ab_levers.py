@@ -82,11 +82,12 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
             done = read_rows(arm_dir(experiment, arm, seed)) \
                 if os.path.exists(os.path.join(arm_dir(experiment, arm, seed), "metrics.jsonl")) \
                 else []
-            if len(done) >= min(iterations, *EXPERIMENTS[experiment][arm][2:]):  # finished (also with more iterations than asked)
+            overrides, _, *cap = EXPERIMENTS[experiment][arm]
+            wanted = min([iterations, *cap])
+            if len(done) >= wanted:  # finished (also with more iterations than asked)
                 print(f"done: {experiment}/{arm}/seed{seed} ({len(done)} iterations)", flush=True)
                 continue
-            overrides, _, *cap = EXPERIMENTS[experiment][arm]
-            sets = [f"pipeline.iterations={min(iterations, *cap)}", f"selfplay.seed={seed}",
+            sets = [f"pipeline.iterations={wanted}", f"selfplay.seed={seed}",
                     f"train.seed={seed}", *overrides]
             cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", BASE,
                    "--run-dir", arm_dir(experiment, arm, seed), "--quiet"]
