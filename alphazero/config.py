@@ -117,6 +117,9 @@ class MCTSConfig:
     reuse_tree: bool = F(True, "keep the subtree of the position reached (the move played, and "
                                "in play and arena the reply) for the next search, which then "
                                "runs only the simulations its root lacks; puct only")
+    compiled: bool = F(True, "run each simulation's tree step compiled with numba when it is "
+                             "installed (alphazero-c4[fast]; the same trees as numpy, several "
+                             "times cheaper); puct only; false = always numpy")
 
     def validate(self, prefix: str = "mcts") -> None:
         if self.num_simulations < 1:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .config import MCTSConfig
 from .game import Boards, Evaluate, batch_legal, batch_lost, batch_play
+from . import kernels
 from .roots import RootRule, root_rule
 from .tree import ROOT, UNEXPANDED, Tree, clean_priors
 
@@ -106,9 +107,13 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     tree.prior[:, ROOT] = rule.prepare(tree.prior[:, ROOT], legal)
     c_puct = np.float32(cfg.c_puct)
     every = np.arange(batch)
+    compiled = uses_compiled(cfg)
     for sim in range(int(todo.max(initial=0))):
-        descent = select(tree, rule, sim, c_puct, every if todo.min() > sim
-                         else np.flatnonzero(todo > sim))
+        rows = every if todo.min() > sim else np.flatnonzero(todo > sim)
+        if compiled:
+            kernels.simulate(tree, rows, evaluate, c_puct, cfg.fpu_reduction)
+            continue
+        descent = select(tree, rule, sim, c_puct, rows)
         leaf_value = expand(tree, descent, evaluate, cfg.fpu_reduction)
         backup(tree, descent, leaf_value)
     q = tree.root_q()
@@ -116,6 +121,12 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     return SearchResult(visits=tree.edge_n[:, ROOT].copy(), policy=policy, best=best,
                         root_value=tree.root_value(), q=q,
                         prior=tree.prior[:, ROOT].copy(), tree=tree)
+
+
+def uses_compiled(cfg: MCTSConfig) -> bool:
+    """Whether ``search`` runs its simulations with the compiled step (``kernels``): asked
+    for, numba installed, PUCT roots (whose root rule adds nothing during the simulations)."""
+    return cfg.compiled and kernels.AVAILABLE and cfg.root_selection == "puct"
 
 
 def _check_reusable(tree: Tree, boards: Boards, cfg: MCTSConfig) -> None:

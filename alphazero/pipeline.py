@@ -38,7 +38,7 @@ from .net import fresh_net, select_device
 from .positions import PONS, LabelledPosition, load_positions, path_of, score_positions
 from .ratings import fit_elo, wilson
 from .report import SILENT, Reporter, read_metrics
-from .selfplay import run_pool, work_summary
+from .selfplay import WorkerPool, run_pool, work_summary
 from .shards import read_samples
 from .train import train_and_save
 
@@ -160,16 +160,18 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
     writer = SummaryWriter(paths.tb)
     reporter = dataclasses.replace(console, writer=writer, metrics=paths.metrics)
     durations: list[float] = []
+    pool = WorkerPool(cfg.selfplay.workers)  # started by the first self-play that needs it
     try:
         for it in todo:
             t0 = time.perf_counter()
             row = iteration(it, cfg, paths, device, positions, reporter.labelled(f"iter {it}"),
-                            ray_address)
+                            ray_address, pool)
             row["seconds"] = round(time.perf_counter() - t0, 1)
             durations.append(row["seconds"])
             record(reporter, row, total, eta=np.mean(durations) * (total - it),
                    hparams=flat_config(cfg))
     finally:
+        pool.close()
         writer.close()
     return read_metrics(paths.metrics)
 
@@ -186,17 +188,22 @@ def _prepare_folder(paths: RunPaths) -> None:
 
 
 def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[LabelledPosition],
-              reporter: Reporter, ray_address: str | None = None) -> dict:
-    """One iteration; each step is skipped when its output file already exists."""
+              reporter: Reporter, ray_address: str | None = None,
+              pool: WorkerPool | None = None) -> dict:
+    """One iteration; each step is skipped when its output file already exists. ``pool``:
+    self-play processes kept across iterations."""
     clock = [(_cpu_seconds(), time.perf_counter())]
-    stats = self_play(it, cfg, paths, reporter, ray_address)
+    stats = self_play(it, cfg, paths, reporter, ray_address, pool)
+    # The pool's workers are not reaped until the run ends: their CPU comes from their reports.
+    pooled = stats.get("work", {}).get("process_cpu_seconds", 0.0)
+    clock = [(clock[0][0] - pooled, clock[0][1])]
     clock.append((_cpu_seconds(), time.perf_counter()))
     cand = train_candidate(it, cfg, paths, device, reporter)
     clock.append((_cpu_seconds(), time.perf_counter()))
     ev = judge(it, cfg, paths, device, cand, positions, reporter)
     promote_if_better(it, ev, cand, paths)
     clock.append((_cpu_seconds(), time.perf_counter()))
-    # CPU seconds of this process and its finished workers (Ray actors not included), and
+    # CPU seconds of this process and its self-play workers (Ray actors not included), and
     # wall seconds, per phase; a resumed iteration counts only the part done after the restart.
     phases = ("selfplay", "train", "arena")
     cpu = {p: round(b[0] - a[0], 1) for p, a, b in zip(phases, clock, clock[1:])}
@@ -206,12 +213,13 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[Lab
 
 
 def self_play(it: int, cfg: Config, paths: RunPaths, reporter: Reporter,
-              ray_address: str | None) -> dict:
-    """Self-play with the best net into ``data/iter_XXXX``, chunk by chunk (resumable)."""
+              ray_address: str | None, pool: WorkerPool | None = None) -> dict:
+    """Self-play with the best net into ``data/iter_XXXX``, chunk by chunk (resumable), in
+    ``pool`` when given."""
     sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
     args = (paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it}, reporter,
             cfg.inference)
-    return run_ray_pool(ray_address, *args) if ray_address else run_pool(*args)
+    return run_ray_pool(ray_address, *args) if ray_address else run_pool(*args, pool=pool)
 
 
 def train_candidate(it: int, cfg: Config, paths: RunPaths, device,

@@ -309,8 +309,11 @@ def work_stats(evaluate, play: PlayStats, cpu_seconds: float) -> dict:
             "slots": play.slots, "cpu_seconds": cpu_seconds}
 
 
-def _worker(job: WorkerJob, worker_id: int, messages: mp.Queue) -> None:
-    """Process entry point: report ("game", id, positions), ("done", id) or ("error", id, tb)."""
+def _worker(job: WorkerJob, worker_id: int, messages: mp.Queue, cpu_mark: float) -> float:
+    """Play one job; report ("game", id, positions), ("stats", id, work), ("done", id),
+    ("oserror", ...) or ("error", id, tb). ``cpu_mark``: this process's CPU time when it last
+    reported; the work includes ``process_cpu_seconds``, all its CPU since then (the first job
+    pays for the imports). Returns the new mark."""
     try:
         import torch
 
@@ -323,13 +326,35 @@ def _worker(job: WorkerJob, worker_id: int, messages: mp.Queue) -> None:
                     {**job.meta, "worker": worker_id},
                     on_game=lambda r: messages.put(("game", worker_id, len(r.samples))),
                     stats=play)
-        messages.put(("stats", worker_id,
-                      work_stats(evaluate, play, time.process_time() - cpu0)))
+        now = time.process_time()
+        messages.put(("stats", worker_id, {**work_stats(evaluate, play, now - cpu0),
+                                           "process_cpu_seconds": now - cpu_mark,
+                                           "rss_mb": rss_mb()}))
         messages.put(("done", worker_id))
+        return now
     except OSError as e:  # a full disk or a read-only folder: the parent reports it in a line
         messages.put(("oserror", worker_id, e.errno, e.strerror, e.filename))
     except BaseException:  # noqa: BLE001 - the parent must hear about every failure
         messages.put(("error", worker_id, traceback.format_exc()))
+    return time.process_time()
+
+
+def _serve(worker_id: int, jobs: mp.Queue, messages: mp.Queue) -> None:
+    """A pool process: play jobs as they come until ``None``."""
+    mark = 0.0  # process_time() counts from the process start: imports included
+    while (job := jobs.get()) is not None:
+        mark = _worker(job, worker_id, messages, mark)
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux; elsewhere its peak)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class WorkerError(RuntimeError):
@@ -338,14 +363,18 @@ class WorkerError(RuntimeError):
 
 def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfPlayConfig,
              out_dir: str, meta: dict | None = None, reporter: Reporter = SILENT,
-             inference: InferenceConfig = InferenceConfig()) -> dict:
+             inference: InferenceConfig = InferenceConfig(),
+             pool: WorkerPool | None = None) -> dict:
     """Play ``sp.games`` games into ``out_dir`` with ``sp.workers`` processes; resumable.
 
-    Chunks already on disk are skipped. With one worker the games run in this process. Returns
+    Chunks already on disk are skipped. With one worker the games run in this process; with
+    more, in ``pool`` (kept by the caller across iterations) or in processes started for this
+    call. Returns
     ``{"games": played now, "positions": ..., "seconds": ..., "chunks": written now}`` plus,
     when games were played, the inference ``backend`` and ``work``: the workers' summed
-    ``work_stats``. A worker that fails stops the pool and raises ``WorkerError`` with its
-    traceback.
+    ``work_stats`` (with the pool's ``process_cpu_seconds``, which its caller's own CPU clock
+    cannot see, and its largest ``rss_mb``). A worker that fails stops the pool and raises
+    ``WorkerError`` with its traceback.
     """
     os.makedirs(out_dir, exist_ok=True)
     atomic.remove_stale_temps(out_dir)
@@ -372,7 +401,7 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
 
     def add_work(w: dict) -> None:
         for k, v in w.items():
-            work[k] = max(work.get(k, 0), v) if k == "slots" else work.get(k, 0) + v
+            work[k] = max(work.get(k, 0), v) if k in ("slots", "rss_mb") else work.get(k, 0) + v
 
     try:
         if workers == 1:
@@ -383,8 +412,13 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
                         on_game=lambda r: tick(len(r.samples)), stats=play)
             add_work(work_stats(evaluate, play, time.process_time() - cpu0))
         else:
-            _run_processes(checkpoint, net, mcts, sp, out_dir, meta, todo, workers, tick,
-                           inference, add_work)
+            jobs = [WorkerJob(checkpoint, net, mcts, sp, tuple(todo[w::workers]), out_dir,
+                              meta, sp.device, sp.seed, inference) for w in range(workers)]
+            if pool is not None and pool.workers >= workers:
+                pool.run(jobs, tick, add_work)
+            else:
+                with WorkerPool(workers) as own_pool:
+                    own_pool.run(jobs, tick, add_work)
     finally:
         bar.close()
     stats["seconds"] = time.perf_counter() - t0
@@ -395,7 +429,8 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
 def work_summary(stats: dict) -> dict:
     """The self-play workers' inference figures: backend, network evaluations per worker
     CPU-second, finished positions per worker CPU-second, cache hit rate, mean batch
-    occupancy (empty when this run of the iteration played no game)."""
+    occupancy, and the largest worker's memory when they ran in a pool (empty when this run
+    of the iteration played no game)."""
     w = stats.get("work")
     if not w or not w.get("cpu_seconds"):
         return {}
@@ -404,7 +439,8 @@ def work_summary(stats: dict) -> dict:
             "positions_per_cpu_s": round(stats["positions"] / w["cpu_seconds"], 2),
             "cache_hit_rate": round(w["hits"] / w["positions"], 4) if w["positions"] else 0.0,
             "mean_batch_occupancy": (round(w["live"] / (w["steps"] * w["slots"]), 4)
-                                     if w["steps"] else 0.0)}
+                                     if w["steps"] else 0.0),
+            **({"worker_rss_mb": round(w["rss_mb"], 1)} if "rss_mb" in w else {})}
 
 
 def worker_inference(inference: InferenceConfig, net: NetConfig,
@@ -428,26 +464,59 @@ def worker_inference(inference: InferenceConfig, net: NetConfig,
     return replace(inference, backend=name)
 
 
-def _run_processes(checkpoint, net, mcts, sp, out_dir, meta, todo, workers, tick, inference,
-                   add_work) -> None:
-    ctx = mp.get_context("spawn")
-    messages = ctx.Queue()
-    procs = []
-    for w in range(workers):
-        job = WorkerJob(checkpoint, net, mcts, sp, tuple(todo[w::workers]), out_dir, meta,
-                        sp.device, sp.seed, inference)
-        p = ctx.Process(target=_worker, args=(job, w, messages), daemon=True,
-                        name=f"selfplay-{w}")
-        p.start()
-        procs.append(p)
-    running = set(range(workers))
-    try:
+class WorkerPool:
+    """``workers`` self-play processes that serve one job after another, so that each pays for
+    its imports, compiled search kernels and inference runtime once per run rather than once
+    per iteration. Started on the first ``run``; ``close`` (or leaving a ``with`` block) ends
+    them. A failure in any worker closes the pool and is raised; the next ``run`` starts a
+    fresh one."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._ctx = mp.get_context("spawn")
+        self._messages: mp.Queue | None = None
+        self._jobs: list[mp.Queue] = []
+        self._procs: list[mp.Process] = []
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close(graceful=exc[0] is None)
+
+    def _start(self) -> None:
+        self._messages = self._ctx.Queue()
+        for w in range(self.workers):
+            jobs = self._ctx.Queue()
+            p = self._ctx.Process(target=_serve, args=(w, jobs, self._messages), daemon=True,
+                                  name=f"selfplay-{w}")
+            p.start()
+            self._jobs.append(jobs)
+            self._procs.append(p)
+
+    def run(self, jobs: Sequence[WorkerJob], tick: Callable[[int], None],
+            add_work: Callable[[dict], None]) -> None:
+        """Play ``jobs`` (at most one per worker) and wait for all; ``tick(positions)`` per
+        finished game, ``add_work(stats)`` per finished job."""
+        if len(jobs) > self.workers:
+            raise ValueError(f"{len(jobs)} jobs for {self.workers} workers")
+        if not self._procs:
+            self._start()
+        for w, job in enumerate(jobs):
+            self._jobs[w].put(job)
+        try:
+            self._wait(set(range(len(jobs))), tick, add_work)
+        except BaseException:
+            self.close(graceful=False)
+            raise
+
+    def _wait(self, running: set[int], tick, add_work) -> None:
         while running:
             try:
-                msg = messages.get(timeout=1.0)
+                msg = self._messages.get(timeout=1.0)
             except queue.Empty:
                 for w in list(running):
-                    code = procs[w].exitcode
+                    code = self._procs[w].exitcode
                     if code is not None:  # died without a word: killed, OOM, segfault
                         raise WorkerError(f"self-play worker {w} died with exit code {code}")
                 continue
@@ -461,9 +530,17 @@ def _run_processes(checkpoint, net, mcts, sp, out_dir, meta, todo, workers, tick
                 raise OSError(msg[2], msg[3], msg[4])
             else:
                 raise WorkerError(f"self-play worker {msg[1]} failed:\n{msg[2]}")
-    finally:
-        for p in procs:
+
+    def close(self, graceful: bool = True) -> None:
+        """End the workers: let them finish their loop (``graceful``), else terminate them."""
+        if graceful:
+            for jobs in self._jobs:
+                jobs.put(None)
+            for p in self._procs:
+                p.join(timeout=10)
+        for p in self._procs:
             if p.is_alive():
                 p.terminate()
-        for p in procs:
+        for p in self._procs:
             p.join(timeout=10)
+        self._jobs, self._procs, self._messages = [], [], None

@@ -7,7 +7,8 @@ self-play iteration with every lever on and off, side by side in one run.
 Keys of the last output line (one JSON object):
 
 * ``tree_sims_per_s``: search with a free evaluator (constant priors and values), 256 games:
-  the tree's own cost.
+  the tree's own cost, with the compiled step (``tree_step``: ``compiled`` when numba is
+  installed) and ``tree_sims_per_s_numpy`` with the numpy steps.
 * ``backends``: per preset (``small``, ``paper``) and backend, the evaluator's best positions/s
   over batch sizes 1-256 on real positions (encoding, slicing and masking included), one
   thread; ``backend_speedup`` / ``paper_backend_speedup``: the fastest over ``eager``.
@@ -16,11 +17,13 @@ Keys of the last output line (one JSON object):
 * ``paper_batch1_sims_per_s``: per backend, one game searched alone (64 simulations), one
   thread: what a person waits for in ``alphazero play`` (the seed made 56 with this net).
 * ``pipeline``: ``configs/default.yaml``'s self-play (200 games, 32 simulations, 2 workers)
-  with the shipped net, everything ``on`` (the defaults: fastest backend, cache, random mirror,
-  subtree reuse) and ``off`` (eager fp32, no cache, no symmetry, no reuse), alternating
-  ``--rounds`` times. ``pipeline_selfplay_speedup``: finished positions per worker CPU-second,
-  on over off; ``pipeline_limit_ratio``: network evaluations per worker CPU-second (on) over
-  the on-backend's best one-thread throughput; ``cache_hit_rate``, ``mean_batch_occupancy``.
+  with the shipped net, everything ``on`` (the defaults: fastest backend, cache, random
+  mirror, subtree reuse, compiled tree step) and ``off`` (eager fp32, no cache, no symmetry,
+  no reuse, numpy tree steps), alternating ``--rounds`` times, each in its own worker pool
+  kept across rounds as a run keeps it across iterations (one warm-up round each, not
+  counted). ``pipeline_selfplay_speedup``: finished positions per worker CPU-second, on over
+  off; ``pipeline_limit_ratio``: network evaluations per worker CPU-second (on) over the
+  on-backend's best one-thread throughput; ``cache_hit_rate``, ``mean_batch_occupancy``.
 """
 
 import argparse
@@ -35,14 +38,14 @@ import time
 import numpy as np
 import torch
 
-from alphazero import config
+from alphazero import config, kernels
 from alphazero.checkpoint import default_path
 from alphazero.config import InferenceConfig, MCTSConfig, NetConfig
 from alphazero.game import Boards
 from alphazero.inference import available_backends, make_evaluator
 from alphazero.mcts import search
 from alphazero.net import build_net, select_device
-from alphazero.selfplay import run_pool, work_summary
+from alphazero.selfplay import WorkerPool, run_pool, work_summary
 
 from bench_net import real_positions
 
@@ -71,19 +74,19 @@ def best_throughput(net, backend: str, seconds: float, batches=BATCHES) -> float
     return max(rate(lambda b=b: ev(boards.take(slice(0, b))), b, seconds) for b in batches)
 
 
-def search_rate(evaluate, batch: int, sims: int, seconds: float) -> float:
-    """Simulations/s of searches from the opening."""
-    cfg = MCTSConfig(num_simulations=sims, reuse_tree=False)
+def search_rate(evaluate, batch: int, sims: int, seconds: float, compiled: bool = True) -> float:
+    """Simulations/s of searches from the opening (compiled tree step when numba is here)."""
+    cfg = MCTSConfig(num_simulations=sims, reuse_tree=False, compiled=compiled)
     return rate(lambda: search(Boards.empty(batch), evaluate, cfg), batch * sims, seconds)
 
 
-def pipeline_round(lever_on: bool, ckpt: str) -> dict:
+def pipeline_round(lever_on: bool, ckpt: str, pool: WorkerPool) -> dict:
     cfg = config.load(os.path.join(ROOT, "configs", "default.yaml"))
     inference = cfg.inference if lever_on else InferenceConfig(
         backend="eager", symmetry="none", selfplay_symmetry="none", cache_size=0)
-    mcts = dataclasses.replace(cfg.mcts, reuse_tree=lever_on)
+    mcts = dataclasses.replace(cfg.mcts, reuse_tree=lever_on, compiled=lever_on)
     with tempfile.TemporaryDirectory() as out:
-        stats = run_pool(ckpt, cfg.net, mcts, cfg.selfplay, out, inference=inference)
+        stats = run_pool(ckpt, cfg.net, mcts, cfg.selfplay, out, inference=inference, pool=pool)
     return {**work_summary(stats), "positions": stats["positions"],
             "cpu_seconds": round(stats["work"]["cpu_seconds"], 1),
             "wall_seconds": round(stats["seconds"], 1)}
@@ -96,7 +99,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=0.5)
     ap.add_argument("--paper-sims", type=int, default=24)
-    ap.add_argument("--rounds", type=int, default=2, help="pipeline rounds, off and on each")
+    ap.add_argument("--rounds", type=int, default=2, help="pipeline rounds, off and on each, "
+                                                          "after one warm-up round of each")
     ap.add_argument("--checkpoint", default=None, help="net for the pipeline part (default: "
                                                        "the shipped one)")
     a = ap.parse_args()
@@ -105,8 +109,12 @@ def main() -> None:
     batches = tuple(sorted({*BATCHES, a.batch}))
     out: dict = {"device": str(device), "threads": torch.get_num_threads(), "batch": a.batch,
                  "backends": {}}
+    out["tree_step"] = "compiled" if kernels.AVAILABLE else "numpy"
     out["tree_sims_per_s"] = round(search_rate(free_evaluator, a.batch, 200, 2 * a.seconds))
-    print(f"tree only: {out['tree_sims_per_s']:,} sims/s", flush=True)
+    out["tree_sims_per_s_numpy"] = round(search_rate(free_evaluator, a.batch, 200,
+                                                     2 * a.seconds, compiled=False))
+    print(f"tree only: {out['tree_sims_per_s']:,} sims/s {out['tree_step']}, "
+          f"{out['tree_sims_per_s_numpy']:,} numpy", flush=True)
 
     for preset in ("small", "paper"):
         torch.manual_seed(0)
@@ -132,10 +140,17 @@ def main() -> None:
     ckpt = a.checkpoint or default_path()
     if a.rounds > 0 and ckpt and device.type == "cpu":
         rounds = {"off": [], "on": []}
-        for r in range(a.rounds):
-            for lever in ("off", "on"):
-                rounds[lever].append(pipeline_round(lever == "on", ckpt))
-                print(f"pipeline round {r + 1} {lever}: {rounds[lever][-1]}", flush=True)
+        pools = {"off": WorkerPool(2), "on": WorkerPool(2)}
+        try:
+            for r in range(a.rounds + 1):
+                for lever in ("off", "on"):
+                    result = pipeline_round(lever == "on", ckpt, pools[lever])
+                    if r:  # round 0 starts the pool: a run's first iteration
+                        rounds[lever].append(result)
+                    print(f"pipeline round {r} {lever}: {result}", flush=True)
+        finally:
+            for pool in pools.values():
+                pool.close()
         out["pipeline"] = rounds
         on, off = rounds["on"], rounds["off"]
         out["pipeline_selfplay_speedup"] = round(statistics.mean(

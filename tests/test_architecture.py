@@ -11,7 +11,7 @@ LAYERS = [
     {"game", "atomic"},                                             # rules; atomic writes
     {"positions", "encoder", "tree", "exploration", "shards", "solver",
      "evaluators"},                                                 # facts over positions
-    {"net", "roots", "dataset"},
+    {"net", "roots", "dataset", "kernels"},
     {"checkpoint", "mcts", "inference"},                            # net and search, apart
     {"selfplay", "train", "arena", "play", "analysis"},             # the stages
     {"cluster"},
@@ -22,9 +22,9 @@ LAYERS = [
 EXTRA = {"config": {"atomic"}}
 NO_TORCH = {"config", "faults", "report", "ratings", "game", "atomic", "positions", "encoder",
             "tree", "exploration", "shards", "roots", "dataset", "mcts", "solver", "analysis",
-            "evaluators"}
+            "evaluators", "kernels"}
 NEVER = {m: {"net", "checkpoint", "inference"}
-         for m in ("tree", "roots", "mcts", "exploration", "evaluators")}
+         for m in ("tree", "roots", "mcts", "exploration", "evaluators", "kernels")}
 NEVER.update({"shards": {"net", "checkpoint", "mcts"}, "dataset": {"net", "checkpoint", "mcts"}})
 
 

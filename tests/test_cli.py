@@ -64,6 +64,21 @@ def test_smoke_pipeline_end_to_end(tmp_path):
                          "--set", "mcts.num_simulations=9"), "another config", "--resume")
 
 
+def test_pipeline_with_two_workers_counts_their_cpu(tmp_path):
+    run = tmp_path / "run"
+    proc = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet",
+              "--set", "selfplay.workers=2")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for r in rows:
+        # The pool lives across iterations, so its CPU comes from the workers' own reports:
+        # at least the CPU they spent playing, and the first iteration pays their imports.
+        played = r["selfplay"]["positions"] / r["selfplay"]["positions_per_cpu_s"]
+        assert r["cpu_seconds"]["selfplay"] >= played > 0
+        assert r["selfplay"]["worker_rss_mb"] > 0
+    assert rows[0]["cpu_seconds"]["selfplay"] > rows[1]["cpu_seconds"]["selfplay"]
+
+
 def test_pipeline_with_every_lever_switched_on(tmp_path):
     run = tmp_path / "run"
     proc = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet",

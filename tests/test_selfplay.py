@@ -13,7 +13,7 @@ from alphazero.shards import DataError, read_samples
 from alphazero.encoder import decode, legal_mask
 from alphazero.game import State
 from alphazero.net import build_net
-from alphazero.selfplay import WorkerError, play_games, run_pool
+from alphazero.selfplay import WorkerError, WorkerPool, play_games, run_pool
 
 from .fakes import CountingEvaluator, hashed_evaluator
 
@@ -149,6 +149,41 @@ def test_a_failing_worker_stops_the_pool_with_its_traceback(tmp_path):
     sp = SelfPlayConfig(**{**SP.__dict__, "workers": 2})
     with pytest.raises(WorkerError, match="CheckpointError"):
         run_pool(str(bad), NetConfig(preset="tiny"), MCTS, sp, str(tmp_path / "d"))
+
+
+def test_a_pool_keeps_its_workers_and_plays_the_games_fresh_ones_play(tmp_path, tiny_ckpt):
+    sp = SelfPlayConfig(**{**SP.__dict__, "workers": 2})
+    net = NetConfig(preset="tiny")
+    with WorkerPool(2) as pool:
+        first = run_pool(str(tiny_ckpt), net, MCTS, sp, str(tmp_path / "a"), pool=pool)
+        procs = list(pool._procs)
+        again = run_pool(str(tiny_ckpt), net, MCTS, sp, str(tmp_path / "b"), pool=pool)
+        assert pool._procs == procs and all(p.is_alive() for p in procs)
+    assert not any(p.is_alive() for p in procs)
+    # The first job pays for the workers' imports; the CPU they report covers it.
+    w1, w2 = first["work"], again["work"]
+    assert w1["process_cpu_seconds"] - w1["cpu_seconds"] > w2["process_cpu_seconds"] - w2[
+        "cpu_seconds"] >= 0
+    assert w2["rss_mb"] > 0
+    # Nothing of one job (evaluator, cache) leaks into the next: the games of fresh processes.
+    fresh = tmp_path / "c"
+    run_pool(str(tiny_ckpt), net, MCTS, sp, str(fresh))
+    for f in os.listdir(fresh):
+        a, b = read_samples(tmp_path / "b" / f), read_samples(fresh / f)
+        assert np.array_equal(a.states, b.states) and np.array_equal(a.policies, b.policies)
+
+
+def test_a_failure_closes_the_pool_and_the_next_run_starts_a_new_one(tmp_path, tiny_ckpt):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    sp = SelfPlayConfig(**{**SP.__dict__, "workers": 2})
+    with WorkerPool(2) as pool:
+        with pytest.raises(WorkerError, match="CheckpointError"):
+            run_pool(str(bad), NetConfig(preset="tiny"), MCTS, sp, str(tmp_path / "d"), pool=pool)
+        assert not pool._procs
+        stats = run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, sp, str(tmp_path / "e"),
+                         pool=pool)
+        assert stats["games"] == 12
 
 
 def test_hostile_and_truncated_files_are_refused(tmp_path):
