@@ -99,6 +99,7 @@ def _console(args: argparse.Namespace) -> Reporter:
 def cmd_self_play(args: argparse.Namespace) -> int:
     from . import checkpoint
     from .net import select_device
+    from .mcts import tree_step
     from .selfplay import run_pool, work_summary
 
     cfg = _config(args, _shorthands(args, {
@@ -114,9 +115,11 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     print(f"self-play: {stats['games']} games, {stats['positions']} positions in "
           f"{stats['seconds']:.1f}s ({rate:.0f} positions/s) -> {args.out}")
     if work := work_summary(stats):
-        print(f"inference: {work['backend']}, {work['evals_per_cpu_s']:.0f} network "
-              f"evaluations per worker CPU-second, cache hit rate {work['cache_hit_rate']:.1%}, "
-              f"mean batch occupancy {work['mean_batch_occupancy']:.1%}")
+        print(f"inference: {work['backend']}, tree step {tree_step(cfg.mcts)}, "
+              f"{work['evals_per_cpu_s']:.0f} network evaluations per worker CPU-second "
+              f"({work['net_cpu_share']:.0%} of it in the network), cache hit rate "
+              f"{work['cache_hit_rate']:.1%}, mean batch occupancy "
+              f"{work['mean_batch_occupancy']:.1%}")
     return 0
 
 
@@ -293,8 +296,11 @@ def _inference(cfg, *players) -> str | None:
     backends = sorted({p.evaluate.backend for p in players if hasattr(p, "evaluate")})
     if not backends:
         return None
+    from .mcts import tree_step
+
     return f"{', '.join(backends)}, symmetry {cfg.inference.symmetry}, " + (
-        "subtree reuse" if cfg.mcts.reuse_tree else "no subtree reuse")
+        "subtree reuse" if cfg.mcts.reuse_tree else "no subtree reuse") + (
+        f", tree step {tree_step(cfg.mcts)}")
 
 
 def _evaluate_match(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
@@ -354,6 +360,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 def cmd_play(args: argparse.Namespace) -> int:
     from . import checkpoint
     from .inference import evaluator_for
+    from .mcts import tree_step
     from .play import play_session
 
     cfg = _config(args)
@@ -371,7 +378,8 @@ def cmd_play(args: argparse.Namespace) -> int:
     name = os.path.basename(path) if path else "an untrained net"
     header = (f"Connect Four against {name} ({start.net.cfg.describe()}, {thinking}, "
               f"{device}).\n  inference: {evaluate.backend} on {args.threads} thread"
-              f"{'s' if args.threads > 1 else ''}" + (f"\n  checkpoint: {path}" if path else ""))
+              f"{'s' if args.threads > 1 else ''}, tree step {tree_step(cfg.mcts)}"
+              + (f"\n  checkpoint: {path}" if path else ""))
     play_session(evaluate, sims, cfg.mcts, header, human_first=args.first == "human")
     return 0
 

@@ -16,6 +16,7 @@ alike (the canonical one of the pair), so a mirrored position is a hit.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,26 +29,32 @@ SYMMETRIES = ("none", "average", "random")
 @dataclass
 class EvalStats:
     """Counters of one evaluator: ``positions`` asked for by the search in ``calls`` calls,
-    ``hits`` of them answered without the network (cached, or a repeat within the call), and ``net_positions`` in ``net_calls`` calls that
-    the network computed (averaging counts a position and its mirror)."""
+    ``hits`` of them answered without the network (cached, or a repeat within the call), and
+    ``net_positions`` in ``net_calls`` calls that the network computed (averaging counts a
+    position and its mirror) in ``net_seconds`` of this process's CPU time (encoding and
+    masking included)."""
 
     calls: int = 0
     positions: int = 0
     hits: int = 0
     net_calls: int = 0
     net_positions: int = 0
+    net_seconds: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 def counted(evaluate: Evaluate, stats: EvalStats) -> Evaluate:
-    """``evaluate``, counting its calls and positions into ``stats.net_*``."""
+    """``evaluate``, counting its calls, positions and CPU time into ``stats.net_*``."""
 
     def run(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
         stats.net_calls += 1
         stats.net_positions += len(boards)
-        return evaluate(boards)
+        t0 = time.process_time()
+        out = evaluate(boards)
+        stats.net_seconds += time.process_time() - t0
+        return out
 
     return run
 

@@ -129,6 +129,11 @@ def uses_compiled(cfg: MCTSConfig) -> bool:
     return cfg.compiled and kernels.AVAILABLE and cfg.root_selection == "puct"
 
 
+def tree_step(cfg: MCTSConfig) -> str:
+    """How ``search`` runs a simulation under ``cfg``: ``compiled`` or ``numpy``."""
+    return "compiled" if uses_compiled(cfg) else "numpy"
+
+
 def _check_reusable(tree: Tree, boards: Boards, cfg: MCTSConfig) -> None:
     """Raise unless ``tree`` can be searched on from ``boards`` (PUCT, the same roots)."""
     if cfg.root_selection != "puct":

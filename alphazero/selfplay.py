@@ -429,8 +429,9 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
 def work_summary(stats: dict) -> dict:
     """The self-play workers' inference figures: backend, network evaluations per worker
     CPU-second, finished positions per worker CPU-second, cache hit rate, mean batch
-    occupancy, and the largest worker's memory when they ran in a pool (empty when this run
-    of the iteration played no game)."""
+    occupancy, the network's share of the workers' CPU and its evaluations per second of its
+    own CPU time, and the largest worker's memory when they ran in a pool (empty when this
+    run of the iteration played no game)."""
     w = stats.get("work")
     if not w or not w.get("cpu_seconds"):
         return {}
@@ -440,6 +441,9 @@ def work_summary(stats: dict) -> dict:
             "cache_hit_rate": round(w["hits"] / w["positions"], 4) if w["positions"] else 0.0,
             "mean_batch_occupancy": (round(w["live"] / (w["steps"] * w["slots"]), 4)
                                      if w["steps"] else 0.0),
+            "net_cpu_share": round(w["net_seconds"] / w["cpu_seconds"], 4),
+            "net_evals_per_net_s": (round(w["net_positions"] / w["net_seconds"], 1)
+                                    if w["net_seconds"] else 0.0),
             **({"worker_rss_mb": round(w["rss_mb"], 1)} if "rss_mb" in w else {})}
 
 

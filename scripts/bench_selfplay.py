@@ -23,7 +23,11 @@ Keys of the last output line (one JSON object):
   kept across rounds as a run keeps it across iterations (one warm-up round each, not
   counted). ``pipeline_selfplay_speedup``: finished positions per worker CPU-second, on over
   off; ``pipeline_limit_ratio``: network evaluations per worker CPU-second (on) over the
-  on-backend's best one-thread throughput; ``cache_hit_rate``, ``mean_batch_occupancy``.
+  on-backend's best one-thread throughput, the product of ``net_cpu_share`` (the network's
+  share of the workers' CPU) and ``net_in_situ_ratio`` (its evaluations per second of its own
+  CPU there, over that best); ``cache_hit_rate``, ``mean_batch_occupancy``.
+* ``varying_batch_ratio``: the fastest ``small`` backend on batches of 28-35 positions in
+  turn, over the same at 32 every call: what changing shapes cost it.
 """
 
 import argparse
@@ -72,6 +76,15 @@ def best_throughput(net, backend: str, seconds: float, batches=BATCHES) -> float
     ev = make_evaluator(net, None, backend)
     boards = real_positions(max(batches))
     return max(rate(lambda b=b: ev(boards.take(slice(0, b))), b, seconds) for b in batches)
+
+
+def varying_batches(evaluate, seconds: float) -> float:
+    """Positions/s on batches of 28-35 in turn over positions/s at 32 every call."""
+    boards = real_positions(64)
+    fixed = rate(lambda: evaluate(boards.take(slice(0, 32))), 32, seconds)
+    sizes = iter(np.tile([29, 31, 33, 35, 30, 34, 32, 28], 10**6))
+    varied = rate(lambda: evaluate(boards.take(slice(0, next(sizes)))), 31.5, seconds)
+    return varied / fixed
 
 
 def search_rate(evaluate, batch: int, sims: int, seconds: float, compiled: bool = True) -> float:
@@ -129,6 +142,8 @@ def main() -> None:
         ev = make_evaluator(net, device, fastest)
         out[f"{preset}_ratio"] = round(search_rate(ev, a.batch, sims, 2 * a.seconds)
                                        / rates[fastest], 3)
+        if preset == "small":
+            out["varying_batch_ratio"] = round(varying_batches(ev, 4 * a.seconds), 3)
         print(f"{preset}: best positions/s {rates}; {key} {out[key]}; search / limit "
               f"{out[f'{preset}_ratio']} ({fastest})", flush=True)
         if preset == "paper":
@@ -159,11 +174,17 @@ def main() -> None:
         backend = on[-1]["backend"]
         out["pipeline_limit_ratio"] = round(statistics.mean(
             x["evals_per_cpu_s"] for x in on) / out["backends"]["small"][backend], 3)
+        # The limit ratio is the product of these two: how much of the workers' CPU the
+        # network gets, and how fast it runs there against its best in a tight loop.
+        out["net_cpu_share"] = round(statistics.mean(x["net_cpu_share"] for x in on), 3)
+        out["net_in_situ_ratio"] = round(statistics.mean(
+            x["net_evals_per_net_s"] for x in on) / out["backends"]["small"][backend], 3)
         out["cache_hit_rate"] = round(statistics.mean(x["cache_hit_rate"] for x in on), 4)
         out["mean_batch_occupancy"] = round(statistics.mean(
             x["mean_batch_occupancy"] for x in on), 4)
         print(f"pipeline: speedup {out['pipeline_selfplay_speedup']}, limit ratio "
-              f"{out['pipeline_limit_ratio']}, cache hits {out['cache_hit_rate']:.1%}, "
+              f"{out['pipeline_limit_ratio']} (network's CPU share {out['net_cpu_share']} x "
+              f"its speed there {out['net_in_situ_ratio']}), cache hits {out['cache_hit_rate']:.1%}, "
               f"occupancy {out['mean_batch_occupancy']:.1%}", flush=True)
     elif a.rounds > 0 and device.type == "cpu":
         print("no checkpoint for the pipeline part: pass --checkpoint", file=sys.stderr)

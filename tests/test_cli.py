@@ -319,6 +319,7 @@ def test_play_in_a_terminal_shows_its_header_and_that_it_thinks(tiny_ckpt):
     text = seen.decode(errors="replace")
     assert "Connect Four against" in text and "tiny.pt" in text and "8 simulations" in text
     assert "AI is thinking..." in text and "AI plays" in text and "Bye." in text
+    assert "on 1 thread, tree step " in text
     lines = [ln for ln in text.replace("\r", "\n").splitlines() if "checkpoint:" not in ln]
     assert max(len(ln) for ln in lines) < 80
 
@@ -345,6 +346,7 @@ def test_show_replays_a_recorded_game(tmp_path, tiny_ckpt):
     proc = az("self-play", "--checkpoint", tiny_ckpt, "--games", "4", "--sims", "4", "--out", out,
               "--quiet")
     assert proc.returncode == 0, proc.stderr
+    assert "tree step" in proc.stdout and "of it in the network" in proc.stdout
     proc = az("show", out, "--game", "1")
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
