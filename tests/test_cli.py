@@ -74,7 +74,7 @@ def test_pipeline_with_two_workers_counts_their_cpu(tmp_path):
         # The pool lives across iterations, so its CPU comes from the workers' own reports:
         # at least the CPU they spent playing, and the first iteration pays their imports.
         played = r["selfplay"]["positions"] / r["selfplay"]["positions_per_cpu_s"]
-        assert r["cpu_seconds"]["selfplay"] >= played > 0
+        assert r["cpu_seconds"]["selfplay"] >= played - 0.05 > 0  # rounded to 0.1 s
         assert r["selfplay"]["worker_rss_mb"] > 0
     assert rows[0]["cpu_seconds"]["selfplay"] > rows[1]["cpu_seconds"]["selfplay"]
 
