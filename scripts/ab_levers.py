@@ -31,8 +31,9 @@ from plot_curve import line_chart, read_rows
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, "configs", "default.yaml")
 
-#: experiment -> arm -> (overrides, what it tests[, at most this many iterations]); an arm
-#: whose iterations cost more CPU may stop earlier and is compared at equal CPU (``report``).
+#: experiment -> arm -> (overrides, what it tests[, its own number of iterations]); an arm
+#: whose iterations cost more or less CPU than the others' may run fewer or more of them, and
+#: all are compared at equal CPU too (``report``).
 EXPERIMENTS = {
     "levers": {
         "baseline": (["train.value_q_weight=0"],
@@ -66,7 +67,7 @@ EXPERIMENTS = {
         "playout_cap": (["selfplay.full_search_prob=0.25", "selfplay.fast_simulations=8",
                          "selfplay.games=400"],
                         "KataGo's playout-cap randomisation: 25% full searches (recorded), 75% "
-                        "8-simulation searches; twice the games"),
+                        "8-simulation searches; twice the games", 16),
     },
 }
 
@@ -82,8 +83,8 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
             done = read_rows(arm_dir(experiment, arm, seed)) \
                 if os.path.exists(os.path.join(arm_dir(experiment, arm, seed), "metrics.jsonl")) \
                 else []
-            overrides, _, *cap = EXPERIMENTS[experiment][arm]
-            wanted = min([iterations, *cap])
+            overrides, _, *own = EXPERIMENTS[experiment][arm]
+            wanted = own[0] if own else iterations
             if len(done) >= wanted:  # finished (also with more iterations than asked)
                 print(f"done: {experiment}/{arm}/seed{seed} ({len(done)} iterations)", flush=True)
                 continue
@@ -170,7 +171,7 @@ def report(experiment: str, out: str) -> None:
           f"iterations, mean (min-max over seeds) % | the same at {budget:.1f} CPU minutes | "
           "trunk weight norm |")
     print("|---|---|---|---|---|---|---|---|")
-    for arm, (_, what, *_cap) in arms.items():
+    for arm, (_, what, *_own) in arms.items():
         curves = all_curves[arm]
         n = len(curves[0])
         finals = [float(np.mean([p["mistakes"] for p in c[-3:]])) for c in curves]
