@@ -88,11 +88,16 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
             if len(done) >= wanted:  # finished (also with more iterations than asked)
                 print(f"done: {experiment}/{arm}/seed{seed} ({len(done)} iterations)", flush=True)
                 continue
-            sets = [f"pipeline.iterations={wanted}", f"selfplay.seed={seed}",
-                    f"train.seed={seed}", *overrides]
-            cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", BASE,
-                   "--run-dir", arm_dir(experiment, arm, seed), "--quiet"]
-            cmd += [x for s in sets for x in ("--set", s)]
+            run_dir = arm_dir(experiment, arm, seed)
+            if os.path.exists(os.path.join(run_dir, "config.yaml")):  # extend a shorter run
+                cmd = [sys.executable, "-m", "alphazero", "pipeline", "--resume", run_dir,
+                       "--quiet", "--set", f"pipeline.iterations={wanted}"]
+            else:
+                sets = [f"pipeline.iterations={wanted}", f"selfplay.seed={seed}",
+                        f"train.seed={seed}", *overrides]
+                cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", BASE,
+                       "--run-dir", run_dir, "--quiet"]
+                cmd += [x for s in sets for x in ("--set", s)]
             print("$", " ".join(cmd[1:]), flush=True)
             subprocess.run(cmd, check=True, cwd=ROOT)
 
