@@ -17,7 +17,7 @@ Keys of the last output line (one JSON object):
 * ``paper_batch1_sims_per_s``: per backend, one game searched alone (64 simulations), one
   thread: what a person waits for in ``alphazero play`` (the seed made 56 with this net).
 * ``pipeline``: ``configs/default.yaml``'s self-play with a full search every move (200 games,
-  32 simulations, 2 workers; the default's playout-cap randomisation off) with the shipped net, everything ``on`` (the defaults: fastest backend, cache, random
+  32 simulations, 2 workers; playout-cap randomisation off) with the shipped net, everything ``on`` (the defaults: fastest backend, cache, random
   mirror, subtree reuse, compiled tree step) and ``off`` (eager fp32, no cache, no symmetry,
   no reuse, numpy tree steps), alternating ``--rounds`` times, each in its own worker pool
   kept across rounds as a run keeps it across iterations (one warm-up round each, not
@@ -98,8 +98,8 @@ def pipeline_round(lever_on: bool, ckpt: str, pool: WorkerPool) -> dict:
     inference = cfg.inference if lever_on else InferenceConfig(
         backend="eager", symmetry="none", selfplay_symmetry="none", cache_size=0)
     mcts = dataclasses.replace(cfg.mcts, reuse_tree=lever_on, compiled=lever_on)
-    # Every move a full search, as before the default run turned playout-cap randomisation on
-    # (its 8-simulation searches need few evaluations and would measure another workload).
+    # Every move a full search, whatever the config says of playout-cap randomisation (its
+    # 8-simulation searches need few evaluations and would measure another workload).
     sp = dataclasses.replace(cfg.selfplay, games=200, full_search_prob=1.0)
     with tempfile.TemporaryDirectory() as out:
         stats = run_pool(ckpt, cfg.net, mcts, sp, out, inference=inference, pool=pool)
