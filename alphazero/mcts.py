@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from .config import MCTSConfig
 from .game import Boards, Evaluate, batch_legal, batch_lost, batch_play
-from . import kernels
 from .roots import RootRule, root_rule
 from .tree import ROOT, UNEXPANDED, Tree, clean_priors
 

@@ -192,12 +192,12 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[Lab
               pool: WorkerPool | None = None) -> dict:
     """One iteration; each step is skipped when its output file already exists. ``pool``:
     self-play processes kept across iterations."""
-    clock = [(_cpu_seconds(), time.perf_counter())]
+    start = (_cpu_seconds(), time.perf_counter())
     stats = self_play(it, cfg, paths, reporter, ray_address, pool)
-    # The pool's workers are not reaped until the run ends: their CPU comes from their reports.
+    # The pool's workers are not reaped until the run ends, so os.times cannot see them:
+    # their CPU comes from their own reports, counted as if spent before self-play began.
     pooled = stats.get("work", {}).get("process_cpu_seconds", 0.0)
-    clock = [(clock[0][0] - pooled, clock[0][1])]
-    clock.append((_cpu_seconds(), time.perf_counter()))
+    clock = [(start[0] - pooled, start[1]), (_cpu_seconds(), time.perf_counter())]
     cand = train_candidate(it, cfg, paths, device, reporter)
     clock.append((_cpu_seconds(), time.perf_counter()))
     ev = judge(it, cfg, paths, device, cand, positions, reporter)

@@ -183,14 +183,18 @@ def test_memory_is_bounded_across_iterations(tmp_path):
     from alphazero.pipeline import create_run, run
 
     cfg = load_config("configs/smoke.yaml", ["pipeline.iterations=6", "selfplay.games=16",
-                                             "train.replay_iterations=2"])
+                                             "train.replay_iterations=2", "selfplay.workers=2"])
     create_run(str(tmp_path / "run"), cfg)
     rss = []
-    run(str(tmp_path / "run"), console=Reporter(log=lambda line: rss.append(_rss_mb())))
+    rows = run(str(tmp_path / "run"), console=Reporter(log=lambda line: rss.append(_rss_mb())))
     after = rss[1:]  # rss[0] is the start line; after[i] = after iteration i + 1
     assert len(after) == 6
     print("RSS MB after each iteration:", [round(x, 1) for x in after])
     assert after[4] <= 1.10 * after[1], after
+    # The self-play workers live across iterations: they must not grow either.
+    workers = [r["selfplay"]["worker_rss_mb"] for r in rows]
+    print("largest worker's RSS MB after each iteration:", workers)
+    assert workers[4] <= 1.10 * workers[1], workers
 
 
 def test_selfplay_is_reproducible_and_workers_differ(tmp_path):
