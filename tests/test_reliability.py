@@ -21,7 +21,7 @@ from alphazero.dataset import list_data_files
 from alphazero.shards import read_samples
 from alphazero.net import build_net
 from alphazero.report import Reporter
-from alphazero.selfplay import run_pool
+from alphazero.selfplay import rss_mb, run_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 ITERS = 5
@@ -172,11 +172,6 @@ def test_real_full_and_read_only_file_systems(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_memory_is_bounded_across_iterations(tmp_path):
@@ -186,7 +181,7 @@ def test_memory_is_bounded_across_iterations(tmp_path):
                                              "train.replay_iterations=2", "selfplay.workers=2"])
     create_run(str(tmp_path / "run"), cfg)
     rss = []
-    rows = run(str(tmp_path / "run"), console=Reporter(log=lambda line: rss.append(_rss_mb())))
+    rows = run(str(tmp_path / "run"), console=Reporter(log=lambda line: rss.append(rss_mb())))
     after = rss[1:]  # rss[0] is the start line; after[i] = after iteration i + 1
     assert len(after) == 6
     print("RSS MB after each iteration:", [round(x, 1) for x in after])
