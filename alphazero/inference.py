@@ -174,9 +174,12 @@ def _ov_core():
 
 
 def _openvino(net: ConnectNet, precision: str) -> Forward:
+    # No CPU pinning: OpenVINO would pin every process's inference thread to the same core,
+    # so two self-play workers on two cores would share one (tests/test_evaluators.py).
     compiled = _ov_core().compile_model(_openvino_model(net), "CPU", {
         "INFERENCE_NUM_THREADS": torch.get_num_threads(), "NUM_STREAMS": 1,
-        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision})
+        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision,
+        "ENABLE_CPU_PINNING": False})
     request = compiled.create_infer_request()
 
     def forward(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

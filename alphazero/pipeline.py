@@ -342,7 +342,7 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
     reporter.scalar("selfplay/positions", sp["positions"], it)
     reporter.scalar("selfplay/positions_per_s", sp["positions_per_s"], it)
     for key in ("evals_per_cpu_s", "positions_per_cpu_s", "cache_hit_rate",
-                "mean_batch_occupancy", "net_cpu_share", "worker_rss_mb"):
+                "mean_batch_occupancy", "net_cpu_share", "worker_core_use", "worker_rss_mb"):
         if key in sp:
             reporter.scalar(f"selfplay/{key}", sp[key], it)
     if sp.get("mean_game_moves"):

@@ -373,8 +373,8 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     more, in ``pool`` (kept by the caller across iterations) or in processes started for this
     call. Returns
     ``{"games": played now, "positions": ..., "seconds": ..., "chunks": written now}`` plus,
-    when games were played, the inference ``backend`` and ``work``: the workers' summed
-    ``work_stats`` (with the pool's ``process_cpu_seconds``, which its caller's own CPU clock
+    when games were played, the number of ``workers``, the inference ``backend`` and ``work``:
+    the workers' summed ``work_stats`` (with the pool's ``process_cpu_seconds``, which its caller's own CPU clock
     cannot see, and its largest ``rss_mb``). A worker that fails stops the pool and raises
     ``WorkerError`` with its traceback.
     """
@@ -389,7 +389,7 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
         return stats
     inference = worker_inference(inference, net, sp.device)
     stats["backend"] = inference.backend
-    workers = min(sp.workers, len(todo))
+    workers = stats["workers"] = min(sp.workers, len(todo))
     t0 = time.perf_counter()
     bar = reporter.bar(total_games, "self-play", "game")
     work: dict = {}
@@ -432,8 +432,9 @@ def work_summary(stats: dict) -> dict:
     """The self-play workers' inference figures: backend, network evaluations per worker
     CPU-second, finished positions per worker CPU-second, cache hit rate, mean batch
     occupancy, the network's share of the workers' CPU and its evaluations per second of its
-    own CPU time, and the largest worker's memory when they ran in a pool (empty when this
-    run of the iteration played no game)."""
+    own CPU time, ``worker_core_use`` (the workers' CPU over their wall time: 1.0 = each kept
+    its core busy; two workers sharing one core read 0.5), and the largest worker's memory
+    when they ran in a pool (empty when this run of the iteration played no game)."""
     w = stats.get("work")
     if not w or not w.get("cpu_seconds"):
         return {}
@@ -446,6 +447,8 @@ def work_summary(stats: dict) -> dict:
             "net_cpu_share": round(w["net_seconds"] / w["cpu_seconds"], 4),
             "net_evals_per_net_s": (round(w["net_positions"] / w["net_seconds"], 1)
                                     if w["net_seconds"] else 0.0),
+            **({"worker_core_use": round(w["cpu_seconds"] / (stats["seconds"] * stats["workers"]),
+                                         3)} if stats.get("seconds") else {}),
             **({"worker_rss_mb": round(w["rss_mb"], 1)} if "rss_mb" in w else {})}
 
 

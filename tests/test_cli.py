@@ -76,6 +76,7 @@ def test_pipeline_with_two_workers_counts_their_cpu(tmp_path):
         played = r["selfplay"]["positions"] / r["selfplay"]["positions_per_cpu_s"]
         assert r["cpu_seconds"]["selfplay"] >= played - 0.05 > 0  # rounded to 0.1 s
         assert r["selfplay"]["worker_rss_mb"] > 0
+        assert 0 < r["selfplay"]["worker_core_use"] <= 1.05
     assert rows[0]["cpu_seconds"]["selfplay"] > rows[1]["cpu_seconds"]["selfplay"]
 
 

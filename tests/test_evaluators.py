@@ -1,6 +1,9 @@
 """The evaluator stack: mirror symmetry, the position cache, counters; and the inference
 backends against eager fp32."""
 
+import multiprocessing as mp
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -137,3 +140,37 @@ def test_auto_picks_an_available_backend_and_a_missing_one_is_a_clear_error(monk
     monkeypatch.setattr(inference, "openvino_available", lambda: False)
     with pytest.raises(BackendError, match=r"pip install 'alphazero-c4\[fast\]'"):
         backend_forward(net, "openvino")
+
+
+def _busy_openvino(barrier, results) -> None:
+    """One self-play worker's network half: OpenVINO on one thread for a second, after the
+    other process is ready too; reports its CPU time over its wall time."""
+    import time
+
+    torch.set_num_threads(1)
+    ev = make_evaluator(perturbed_net(), backend="openvino")
+    b = positions(64, 7)
+    ev(b)
+    barrier.wait()
+    t0, c0 = time.perf_counter(), time.process_time()
+    while time.perf_counter() - t0 < 1.0:
+        ev(b)
+    results.put((time.process_time() - c0) / (time.perf_counter() - t0))
+
+
+def test_two_openvino_processes_run_on_two_cores_not_one():
+    # OpenVINO pins its inference thread to a core by default, and every process picks the
+    # same one: two self-play workers then share one core (each busy about half the time).
+    if "openvino" not in available_backends(torch.device("cpu")):
+        pytest.skip("openvino is not installed here")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores")
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_busy_openvino, args=(barrier, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    busy = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join()
+    assert min(busy) > 0.75, busy
