@@ -26,6 +26,7 @@ Keys of the last output line (one JSON object):
   on-backend's best one-thread throughput, the product of ``net_cpu_share`` (the network's
   share of the workers' CPU) and ``net_in_situ_ratio`` (its evaluations per second of its own
   CPU there, over that best); ``cache_hit_rate``, ``mean_batch_occupancy``.
+  ``worker_core_use``: the workers' CPU over their wall time (1.0: each kept its core busy).
 * ``varying_batch_ratio``: the fastest ``small`` backend on batches of 28-35 positions in
   turn, over the same at 32 every call: what changing shapes cost it.
 """
@@ -186,10 +187,12 @@ def main() -> None:
         out["cache_hit_rate"] = round(statistics.mean(x["cache_hit_rate"] for x in on), 4)
         out["mean_batch_occupancy"] = round(statistics.mean(
             x["mean_batch_occupancy"] for x in on), 4)
+        out["worker_core_use"] = round(statistics.mean(x["worker_core_use"] for x in on), 3)
         print(f"pipeline: speedup {out['pipeline_selfplay_speedup']}, limit ratio "
               f"{out['pipeline_limit_ratio']} (network's CPU share {out['net_cpu_share']} x "
               f"its speed there {out['net_in_situ_ratio']}), cache hits {out['cache_hit_rate']:.1%}, "
-              f"occupancy {out['mean_batch_occupancy']:.1%}", flush=True)
+              f"occupancy {out['mean_batch_occupancy']:.1%}, core use {out['worker_core_use']}",
+              flush=True)
     elif a.rounds > 0 and device.type == "cpu":
         print("no checkpoint for the pipeline part: pass --checkpoint", file=sys.stderr)
     print(json.dumps(out))
