@@ -374,8 +374,8 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     call. Returns
     ``{"games": played now, "positions": ..., "seconds": ..., "chunks": written now}`` plus,
     when games were played, the number of ``workers``, the inference ``backend`` and ``work``:
-    the workers' summed ``work_stats`` (with the pool's ``process_cpu_seconds``, which its caller's own CPU clock
-    cannot see, and its largest ``rss_mb``). A worker that fails stops the pool and raises
+    the workers' summed ``work_stats`` (with the pool's ``process_cpu_seconds``, which its
+    caller's own CPU clock cannot see, and its largest ``rss_mb``). A worker that fails stops the pool and raises
     ``WorkerError`` with its traceback.
     """
     os.makedirs(out_dir, exist_ok=True)
@@ -447,8 +447,9 @@ def work_summary(stats: dict) -> dict:
             "net_cpu_share": round(w["net_seconds"] / w["cpu_seconds"], 4),
             "net_evals_per_net_s": (round(w["net_positions"] / w["net_seconds"], 1)
                                     if w["net_seconds"] else 0.0),
-            **({"worker_core_use": round(w["cpu_seconds"] / (stats["seconds"] * stats["workers"]),
-                                         3)} if stats.get("seconds") else {}),
+            **({"worker_core_use": round(
+                w["cpu_seconds"] / (stats["seconds"] * stats["workers"]), 3)}
+               if stats.get("seconds") else {}),
             **({"worker_rss_mb": round(w["rss_mb"], 1)} if "rss_mb" in w else {})}
 
 
