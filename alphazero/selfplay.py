@@ -375,8 +375,8 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     ``{"games": played now, "positions": ..., "seconds": ..., "chunks": written now}`` plus,
     when games were played, the number of ``workers``, the inference ``backend`` and ``work``:
     the workers' summed ``work_stats`` (with the pool's ``process_cpu_seconds``, which its
-    caller's own CPU clock cannot see, and its largest ``rss_mb``). A worker that fails stops the pool and raises
-    ``WorkerError`` with its traceback.
+    caller's own CPU clock cannot see, and its largest ``rss_mb``). A worker that fails stops
+    the pool and raises ``WorkerError`` with its traceback.
     """
     os.makedirs(out_dir, exist_ok=True)
     atomic.remove_stale_temps(out_dir)
