@@ -91,16 +91,15 @@ class Tree:
         k = rows.size
         ok = nodes >= 0
         ok[ok] &= ~self.terminal[rows[ok], nodes[ok]]
-        used = int(self.next_id.max()) if self.next_id.size else 1
+        used = int(self.next_id[rows].max()) if rows.size else 1
         keep = np.zeros((k, used), bool)
-        keep[np.flatnonzero(ok), nodes[ok]] = True
         ch = self.children[rows, :used]                       # [k, used, 7]
-        for n in range(used):                                 # children follow parents
-            sel = np.flatnonzero(keep[:, n])
-            if sel.size:
-                kids = ch[sel, n]
-                has = kids >= 0
-                keep[np.repeat(sel, COLS)[has.ravel()], kids[has]] = True
+        at, node = np.flatnonzero(ok), nodes[ok]
+        while at.size:                                        # one tree level at a time
+            keep[at, node] = True
+            kids = ch[at, node]
+            has = kids >= 0
+            at, node = np.repeat(at, COLS)[has.ravel()], kids[has]
         sizes = keep.sum(axis=1)
         out = Tree.allocate(k, max(capacity, int(sizes.max(initial=1))))
         new_id = np.cumsum(keep, axis=1) - 1
