@@ -92,22 +92,27 @@ def symmetric(evaluate: Evaluate, mode: str, seed: int = 0) -> Evaluate:
 
 
 class Cached:
-    """``evaluate`` behind a bounded cache keyed by position (the two bitboards).
+    """``evaluate`` behind a bounded cache keyed by position.
 
-    ``canonical``: key a position and its mirror alike (exact when ``evaluate`` is mirror
-    symmetric, as under ``average``). Positions repeated within one call are evaluated once.
-    The oldest entry goes first when ``capacity`` is reached (a ring of slots). The cache lives
-    and dies with this object: it is bound to one evaluator, that is to one net (the backends
-    snapshot the net when made), so it can never answer for another net.
+    The key is ``own + mask``, one integer per position (Pons' key: each column's stones
+    plus its filled cells fit below the column's sentinel bit, so nothing carries between
+    columns and no two positions share a key); its mirror is the mirror of the key.
+    ``canonical``: key a position and its mirror alike, storing the canonical orientation
+    (exact when ``evaluate`` is mirror symmetric, as under ``average``). Positions repeated
+    within one call are evaluated once. The oldest entry goes first when ``capacity`` is
+    reached (a ring of slots). The cache lives and dies with this object: it is bound to one
+    evaluator, that is to one net (the backends snapshot the net when made), so it can never
+    answer for another net.
     """
 
     def __init__(self, evaluate: Evaluate, capacity: int, canonical: bool, stats: EvalStats):
         self.evaluate, self.capacity, self.canonical, self.stats = (evaluate, capacity,
                                                                     canonical, stats)
-        self._slot: dict[tuple[int, int], int] = {}
-        self._keys: list[tuple[int, int] | None] = [None] * capacity
-        self._priors = np.zeros((capacity, COLS), np.float32)
-        self._values = np.zeros(capacity, np.float32)
+        self._slot: dict[int, int] = {}
+        self._keys = np.zeros(max(capacity, 0), np.uint64)
+        self._used = np.zeros(max(capacity, 0), bool)
+        self._priors = np.zeros((max(capacity, 0), COLS), np.float32)
+        self._values = np.zeros(max(capacity, 0), np.float32)
         self._next = 0
         self.backend = ""  # named by whoever built the evaluator underneath
 
@@ -116,44 +121,49 @@ class Cached:
         self.stats.positions += len(boards)
         if self.capacity <= 0:
             return self.evaluate(boards)
-        own, mask, flip = boards.own, boards.mask, None
+        key, flip = boards.own + boards.mask, None
         if self.canonical:
-            m = mirrored(boards)
-            flip = (m.mask < mask) | ((m.mask == mask) & (m.own < own))
-            own, mask = np.where(flip, m.own, own), np.where(flip, m.mask, mask)
-        keys = list(zip(own.tolist(), mask.tolist()))
-        slots = np.array([self._slot.get(k, -1) for k in keys], np.int64)
-        hit = slots >= 0
+            mirror = batch_mirror(key)
+            flip = mirror < key
+            key = np.where(flip, mirror, key)
+        keys = key.tolist()
+        get = self._slot.get
+        slots = np.array([get(k, -1) for k in keys], np.int64)
         priors, values = self._priors[slots], self._values[slots]  # rows of misses: junk
-        miss = np.flatnonzero(~hit)
+        miss = np.flatnonzero(slots < 0)
         if not miss.size:
             self.stats.hits += len(keys)
         else:
-            first: dict[tuple[int, int], int] = {}
-            for i in miss.tolist():
-                first.setdefault(keys[i], len(first))
-            which = np.array([first[keys[i]] for i in miss.tolist()], np.int64)
+            first: dict[int, int] = {}
+            which = np.array([first.setdefault(keys[i], len(first)) for i in miss.tolist()],
+                             np.int64)
             uniq = np.empty(len(first), np.int64)
             uniq[which] = miss
             self.stats.hits += len(keys) - uniq.size  # repeats within the call count too
-            p, v = self.evaluate(Boards(own[uniq], mask[uniq]))
+            p, v = self.evaluate(Boards(boards.own[uniq], boards.mask[uniq]))
             p, v = np.asarray(p, np.float32), np.asarray(v, np.float32)
+            if flip is not None:  # stored and answered in the canonical orientation
+                p = np.where(flip[uniq, None], p[:, ::-1], p)
             priors[miss], values[miss] = p[which], v[which]
-            for j, i in enumerate(uniq.tolist()):
-                self._store(keys[i], p[j], v[j])
+            self._store(key[uniq], list(first), p, v)
         if flip is not None:
             priors = np.where(flip[:, None], priors[:, ::-1], priors)
         return priors, values
 
-    def _store(self, key: tuple[int, int], priors: np.ndarray, value: float) -> int:
-        s = self._next
-        self._next = (s + 1) % self.capacity
-        old = self._keys[s]
-        if old is not None:
+    def _store(self, key: np.ndarray, keys: list[int], priors: np.ndarray,
+               values: np.ndarray) -> None:
+        """Put new entries (none of them cached) in the next slots of the ring, evicting
+        what they held."""
+        if len(keys) > self.capacity:  # only the last ``capacity`` would survive anyway
+            cut = len(keys) - self.capacity
+            key, keys, priors, values = key[cut:], keys[cut:], priors[cut:], values[cut:]
+        slots = (self._next + np.arange(len(keys))) % self.capacity
+        for old in self._keys[slots[self._used[slots]]].tolist():
             del self._slot[old]
-        self._keys[s], self._slot[key] = key, s
-        self._priors[s], self._values[s] = priors, value
-        return s
+        self._slot.update(zip(keys, slots.tolist()))
+        self._keys[slots], self._used[slots] = key, True
+        self._priors[slots], self._values[slots] = priors, values
+        self._next = int(slots[-1] + 1) % self.capacity
 
     def __len__(self) -> int:
         return len(self._slot)
