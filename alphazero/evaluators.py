@@ -108,11 +108,12 @@ class Cached:
     def __init__(self, evaluate: Evaluate, capacity: int, canonical: bool, stats: EvalStats):
         self.evaluate, self.capacity, self.canonical, self.stats = (evaluate, capacity,
                                                                     canonical, stats)
+        n = max(capacity, 0)
         self._slot: dict[int, int] = {}
-        self._keys = np.zeros(max(capacity, 0), np.uint64)
-        self._used = np.zeros(max(capacity, 0), bool)
-        self._priors = np.zeros((max(capacity, 0), COLS), np.float32)
-        self._values = np.zeros(max(capacity, 0), np.float32)
+        self._keys = np.zeros(n, np.uint64)
+        self._used = np.zeros(n, bool)
+        self._priors = np.zeros((n, COLS), np.float32)
+        self._values = np.zeros(n, np.float32)
         self._next = 0
         self.backend = ""  # named by whoever built the evaluator underneath
 

@@ -10,7 +10,7 @@ import torch
 
 from alphazero.config import NetConfig
 from alphazero.evaluators import Cached, EvalStats, mirrored, stack, symmetric
-from alphazero.game import Boards, State
+from alphazero.game import Boards, State, batch_mirror
 from alphazero.inference import (BackendError, available_backends, backend_forward,
                                  make_evaluator, resolve_backend)
 from alphazero.net import build_net
@@ -37,6 +37,15 @@ def test_cache_answers_exactly_what_the_evaluator_would():
     p2, v2 = cached(b)
     assert np.array_equal(p2, ref_p[:200]) and sum(inner.calls) == unique  # all hits
     assert stats.positions == 450 and stats.hits == 450 - unique
+
+
+def test_the_cache_key_tells_every_position_apart_and_mirrors_with_it():
+    b = positions(20000, 7)
+    pairs = set(zip(b.own.tolist(), b.mask.tolist()))
+    key = b.own + b.mask
+    assert len(set(key.tolist())) == len(pairs)  # one key per position, none shared
+    m = mirrored(b)
+    assert np.array_equal(m.own + m.mask, batch_mirror(key))
 
 
 def test_cache_is_bounded_and_still_right_after_evicting():
