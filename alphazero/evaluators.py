@@ -146,22 +146,21 @@ class Cached:
             if flip is not None:  # stored and answered in the canonical orientation
                 p = np.where(flip[uniq, None], p[:, ::-1], p)
             priors[miss], values[miss] = p[which], v[which]
-            self._store(key[uniq], list(first), p, v)
+            self._store(key[uniq], p, v)
         if flip is not None:
             priors = np.where(flip[:, None], priors[:, ::-1], priors)
         return priors, values
 
-    def _store(self, key: np.ndarray, keys: list[int], priors: np.ndarray,
-               values: np.ndarray) -> None:
-        """Put new entries (none of them cached) in the next slots of the ring, evicting
-        what they held."""
-        if len(keys) > self.capacity:  # only the last ``capacity`` would survive anyway
-            cut = len(keys) - self.capacity
-            key, keys, priors, values = key[cut:], keys[cut:], priors[cut:], values[cut:]
-        slots = (self._next + np.arange(len(keys))) % self.capacity
+    def _store(self, key: np.ndarray, priors: np.ndarray, values: np.ndarray) -> None:
+        """Put new entries (keys uint64 [k], none of them cached, priors [k, 7], values [k])
+        in the next slots of the ring, evicting what they held."""
+        if len(key) > self.capacity:  # only the last ``capacity`` would survive anyway
+            cut = len(key) - self.capacity
+            key, priors, values = key[cut:], priors[cut:], values[cut:]
+        slots = (self._next + np.arange(len(key))) % self.capacity
         for old in self._keys[slots[self._used[slots]]].tolist():
             del self._slot[old]
-        self._slot.update(zip(keys, slots.tolist()))
+        self._slot.update(zip(key.tolist(), slots.tolist()))
         self._keys[slots], self._used[slots] = key, True
         self._priors[slots], self._values[slots] = priors, values
         self._next = int(slots[-1] + 1) % self.capacity

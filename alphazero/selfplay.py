@@ -16,6 +16,7 @@ import multiprocessing as mp
 import os
 import queue
 import re
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -353,7 +354,6 @@ def rss_mb() -> float:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         import resource
-        import sys
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, else KB
         return peak / 2**20 if sys.platform == "darwin" else peak / 1024

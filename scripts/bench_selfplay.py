@@ -17,8 +17,9 @@ Keys of the last output line (one JSON object):
 * ``paper_batch1_sims_per_s``: per backend, one game searched alone (64 simulations), one
   thread: what a person waits for in ``alphazero play`` (the seed made 56 with this net).
 * ``pipeline``: ``configs/default.yaml``'s self-play with a full search every move (200 games,
-  32 simulations, 2 workers; playout-cap randomisation off) with the shipped net, everything ``on`` (the defaults: fastest backend, cache, random
-  mirror, subtree reuse, compiled tree step) and ``off`` (eager fp32, no cache, no symmetry,
+  32 simulations, 2 workers; playout-cap randomisation off) with the shipped net, everything
+  ``on`` (the defaults: fastest backend, cache, random mirror, subtree reuse, compiled tree
+  step) and ``off`` (eager fp32, no cache, no symmetry,
   no reuse, numpy tree steps), alternating ``--rounds`` times, each in its own worker pool
   kept across rounds as a run keeps it across iterations (one warm-up round each, not
   counted). ``pipeline_selfplay_speedup``: finished positions per worker CPU-second, on over
