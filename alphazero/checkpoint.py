@@ -73,6 +73,11 @@ def _arch(cfg: NetConfig) -> tuple:
     return (cfg.blocks, cfg.channels, cfg.policy_channels, cfg.value_channels, cfg.value_hidden)
 
 
+def same_arch(a: NetConfig, b: NetConfig) -> bool:
+    """Whether two resolved net configs describe the same architecture (presets aside)."""
+    return _arch(a) == _arch(b)
+
+
 def load(path: str | os.PathLike, device: torch.device | str = "cpu",
          expect: NetConfig | None = None) -> Checkpoint:
     """Load a checkpoint onto ``device`` and rebuild its net.

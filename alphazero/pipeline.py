@@ -24,6 +24,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from .arena import MCTSPlayer, PolicyPlayer, arena_match, play_match, reference_
 from .cluster import run_ray_pool
 from .config import Config, ConfigError
 from .game import Boards
+from .grow import GrowError, grow
 from .mcts import match_config
 from .inference import evaluator_for
 from .net import fresh_net, select_device
@@ -81,10 +83,12 @@ SEARCH_EVERY = 2
 # --------------------------------------------------------------------------------------------
 
 
-def create_run(run_dir: str, cfg: Config, init_from: str | None = None) -> bool:
+def create_run(run_dir: str, cfg: Config, init_from: str | None = None,
+               notice: Callable[[str], None] = print) -> bool:
     """A new run folder with the resolved config and its first best net: a fresh one, or the
     net of the checkpoint ``init_from`` (a warm start; its optimizer state, when it has one,
-    becomes candidate 0, so training continues it, learning-rate schedule included).
+    becomes candidate 0, so training continues it, learning-rate schedule included; a smaller
+    net is grown into the configured one, said through ``notice``).
 
     If ``run_dir`` already holds a run with exactly this config, nothing is written and False
     is returned (the caller resumes it); a run with another config is a ``ConfigError``.
@@ -97,7 +101,7 @@ def create_run(run_dir: str, cfg: Config, init_from: str | None = None) -> bool:
             return False
         raise ConfigError(f"run folder {run_dir!r} already holds a run with another config; "
                           f"continue it with --resume {run_dir} or choose another --run-dir")
-    start = checkpoint.load(init_from, "cpu", expect=cfg.net) if init_from else None
+    start = _warm_start(init_from, cfg, notice) if init_from else None
     os.makedirs(run_dir, exist_ok=True)
     # The nets first, the config last: a folder with config.yaml is always a complete run.
     if start is None:
@@ -112,6 +116,23 @@ def create_run(run_dir: str, cfg: Config, init_from: str | None = None) -> bool:
                             meta={"global_step": int(start.meta.get("global_step", 0))})
     config.dump(cfg, paths.config)
     return True
+
+
+def _warm_start(path: str, cfg: Config, notice: Callable[[str], None]) -> checkpoint.Checkpoint:
+    """The checkpoint at ``path`` as the start of a run of ``cfg``: as it is when its net is
+    the configured one; grown into it (``grow.py``: same outputs, a fresh optimizer, the
+    learning-rate schedule from step 0) when it is smaller."""
+    start = checkpoint.load(path, "cpu")
+    if checkpoint.same_arch(start.net_config, cfg.net):
+        return start
+    try:
+        net = grow(start.net, cfg.net, cfg.selfplay.seed)
+    except GrowError as e:
+        raise ConfigError(f"--init-from {path!r}: {e}") from None
+    notice(f"init-from: {start.net_config.describe()} grown into {cfg.net.describe()} (same "
+           "outputs; a fresh optimizer)")
+    return dataclasses.replace(start, net=net, net_config=net.cfg, optimizer=None,
+                               meta={**start.meta, "global_step": 0})
 
 
 def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
