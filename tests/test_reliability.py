@@ -238,6 +238,9 @@ def test_bad_input_changes_nothing_on_disk(tmp_path):
         (["pipeline", "--resume", str(run), "--set", "selfplay.games=0"], "selfplay.games"),
         (["pipeline", "--resume", str(run), "--set", "mcts.c_puct=abc"], "expected float"),
         (["pipeline", "--config", str(bad_yaml), "--run-dir", str(run)], "not valid YAML"),
+        (["pipeline", "--config", "configs/smoke.yaml", "--set", "net.preset=tiny", "--set",
+          "net.channels=16", "--run-dir", str(tmp_path / "shrunk"), "--init-from", str(tiny)],
+         "cannot shrink"),
         (["pipeline", "--config", str(tmp_path / "missing.yaml")], "not found"),
         (["pipeline", "--resume", str(other)], "2x32"),
         (["train", "--data", str(tmp_path / "nodata"), "--out", str(run / "x.pt")], "not found"),
@@ -251,6 +254,7 @@ def test_bad_input_changes_nothing_on_disk(tmp_path):
         assert len(lines) == 1 and word in lines[0], (args, proc.stderr)
         assert _tree(run) == state, args
     assert _tree(other) == other_state
+    assert not (tmp_path / "shrunk").exists()
 
 
 def test_a_run_warm_starts_from_a_checkpoint_and_continues_its_optimizer(tmp_path):
