@@ -12,7 +12,7 @@ LAYERS = [
     {"positions", "encoder", "tree", "exploration", "shards", "solver",
      "evaluators"},                                                 # facts over positions
     {"net", "roots", "dataset", "kernels"},
-    {"checkpoint", "mcts", "inference"},                            # net and search, apart
+    {"checkpoint", "mcts", "inference", "grow"},                    # net and search, apart
     {"selfplay", "train", "arena", "play", "analysis"},             # the stages
     {"cluster"},
     {"pipeline"},
