@@ -273,12 +273,16 @@ def batch_lost(own: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return batch_aligned(own ^ mask)
 
 
+_COLUMN_BITS = tuple(_U(0x7F << (_H1 * c)) for c in range(COLS))  # a column with its top bit
+
+
 def batch_mirror(b: np.ndarray) -> np.ndarray:
-    """Mirror uint64 bitboards [B] left-right."""
-    out = np.zeros_like(b)
-    col = _U(0x7F)
-    for c in range(COLS):
-        out |= ((b >> _U(_H1 * c)) & col) << _U(_H1 * (COLS - 1 - c))
+    """Mirror uint64 bitboards [B] left-right (every column's 7 bits, so keys that carry into
+    a column's top bit mirror too): columns swap in pairs around the middle one."""
+    out = b & _COLUMN_BITS[COLS // 2]
+    for c in range(COLS // 2):  # half the operations of moving each column on its own
+        shift = _U(_H1 * (COLS - 1 - 2 * c))
+        out |= ((b & _COLUMN_BITS[c]) << shift) | ((b & _COLUMN_BITS[COLS - 1 - c]) >> shift)
     return out
 
 
