@@ -26,7 +26,7 @@ from .net import ConnectNet, fresh_net
 
 
 class GrowError(ValueError):
-    """Two nets one cannot be grown into the other, phrased for the user."""
+    """A net that cannot be grown into the configured one, phrased for the user."""
 
 
 def check_growable(old: NetConfig, new: NetConfig) -> None:
@@ -53,16 +53,17 @@ def grow(net: ConnectNet, cfg: NetConfig, seed: int = 0) -> ConnectNet:
     with torch.no_grad():
         for key, new in state.items():
             if key in old:
-                _embed(new, old[key], key)
+                _embed(new, old[key])
             elif key.endswith("bn2.weight") or key.endswith("bn2.bias"):
                 new.zero_()  # an appended block: its residual branch adds zero
     big.load_state_dict(state)
     return big
 
 
-def _embed(new: torch.Tensor, old: torch.Tensor, key: str) -> None:
-    """Write ``old`` into the leading corner of ``new`` in place; for a convolution, also
-    cut the old output channels off the new input channels."""
+def _embed(new: torch.Tensor, old: torch.Tensor) -> None:
+    """Write ``old`` into the leading corner of ``new`` in place (the linear layers, whose
+    sizes are the heads', fit exactly); for a convolution, also cut the old output channels
+    off the new input channels."""
     if old.dim() == 0:  # num_batches_tracked
         new.copy_(old)
         return
@@ -70,6 +71,3 @@ def _embed(new: torch.Tensor, old: torch.Tensor, key: str) -> None:
     new[corner] = old
     if old.dim() == 4:  # conv weight [out, in, k, k]
         new[: old.shape[0], old.shape[1]:] = 0
-    elif old.dim() == 2 and new.shape != old.shape:
-        raise GrowError(f"{key}: linear layers do not grow ({tuple(old.shape)} -> "
-                        f"{tuple(new.shape)})")
