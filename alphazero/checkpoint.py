@@ -115,7 +115,7 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu",
     except TypeError as e:
         raise CheckpointError(f"checkpoint {path!r} has an unreadable net description ({e})") \
             from None
-    if expect is not None and _arch(expect) != _arch(cfg):
+    if expect is not None and not same_arch(expect, cfg):
         raise CheckpointError(
             f"checkpoint {path!r} holds a {cfg.describe()} net with heads "
             f"{_arch(cfg)[2:]}, but {expect.describe()} with heads {_arch(expect)[2:]} "

@@ -120,8 +120,9 @@ def create_run(run_dir: str, cfg: Config, init_from: str | None = None,
 
 def _warm_start(path: str, cfg: Config, notice: Callable[[str], None]) -> checkpoint.Checkpoint:
     """The checkpoint at ``path`` as the start of a run of ``cfg``: as it is when its net is
-    the configured one; grown into it (``grow.py``: same outputs, a fresh optimizer, the
-    learning-rate schedule from step 0) when it is smaller."""
+    the configured one; grown into it (``grow.py``: same outputs) when it is smaller, without
+    its optimizer state, so no candidate 0 is written and training starts a fresh optimizer
+    and the learning-rate schedule at step 0."""
     start = checkpoint.load(path, "cpu")
     if checkpoint.same_arch(start.net_config, cfg.net):
         return start
@@ -131,8 +132,7 @@ def _warm_start(path: str, cfg: Config, notice: Callable[[str], None]) -> checkp
         raise ConfigError(f"--init-from {path!r}: {e}") from None
     notice(f"init-from: {start.net_config.describe()} grown into {cfg.net.describe()} (same "
            "outputs; a fresh optimizer)")
-    return dataclasses.replace(start, net=net, net_config=net.cfg, optimizer=None,
-                               meta={**start.meta, "global_step": 0})
+    return dataclasses.replace(start, net=net, net_config=net.cfg, optimizer=None)
 
 
 def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
