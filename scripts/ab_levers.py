@@ -3,9 +3,10 @@
     python scripts/ab_levers.py run --experiment NAME [--seeds 3] [--iterations N] [--only ARM ...]
     python scripts/ab_levers.py report --experiment NAME [--out docs/NAME.svg]
 
-Every arm is configs/default.yaml with a few ``--set`` overrides, trained by the project's own
-pipeline into runs/ab/EXPERIMENT/ARM/seedK with ``selfplay.seed = train.seed = K`` (run
-resumable: the same command continues it). ``report`` scores every iteration's candidate net
+Every arm is a base config (configs/default.yaml, from scratch; or, for an experiment in
+``WARM_STARTS``, the shipped net's config warm-started from the shipped net) with a few ``--set``
+overrides, trained by the project's own pipeline into runs/ab/EXPERIMENT/ARM/seedK with
+``selfplay.seed = train.seed = K`` (run resumable: the same command continues it). ``report`` scores every iteration's candidate net
 (raw policy, no search) on all 6000 solver-labelled Pons positions, cached beside the run in
 pons_policy.json, and prints, per arm, the mean and the spread over seeds: at each iteration,
 against cumulative self-play + training CPU time and against self-play positions. It draws
@@ -69,6 +70,23 @@ EXPERIMENTS = {
                         "KataGo's playout-cap randomisation: 25% full searches (recorded), 75% "
                         "8-simulation searches; twice the games", 16),
     },
+    # From the shipped net, where the long run's legs stopped improving: which change to
+    # self-play moves the plateau? (docs/levers.md, "At the plateau")
+    "plateau": {
+        "shipped": ([], "the shipped net's own recipe (checkpoints/config.yaml): 128 simulations "
+                    "for a quarter of the moves, 16 for the rest, 11 opening moves at "
+                    "temperature 1"),
+        "openings16": (["selfplay.temperature_moves=16"],
+                       "16 opening moves at temperature 1 (more varied games)"),
+        "sims400": (["mcts.num_simulations=400"],
+                    "400 simulations for the full searches (stronger policy and value targets)"),
+    },
+}
+
+#: experiment -> (base config, checkpoint every arm starts from with ``--init-from``).
+WARM_STARTS = {
+    "plateau": (os.path.join(ROOT, "checkpoints", "config.yaml"),
+                os.path.join(ROOT, "checkpoints", "best.pt")),
 }
 
 
@@ -95,8 +113,10 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
             else:
                 sets = [f"pipeline.iterations={wanted}", f"selfplay.seed={seed}",
                         f"train.seed={seed}", *overrides]
-                cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", BASE,
+                base, init_from = WARM_STARTS.get(experiment, (BASE, None))
+                cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", base,
                        "--run-dir", run_dir, "--quiet"]
+                cmd += ["--init-from", init_from] if init_from else []
                 cmd += [x for s in sets for x in ("--set", s)]
             print("$", " ".join(cmd[1:]), flush=True)
             subprocess.run(cmd, check=True, cwd=ROOT)
