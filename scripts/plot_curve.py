@@ -2,8 +2,9 @@
 
     python scripts/plot_curve.py RUN_DIR [--out curve.svg]
 
-Plots, per iteration: the raw policy's mistake rate on solver-labelled positions, the best
-net's score against each reference opponent, and the arena score of the candidate.
+Plots, per iteration: the raw policy's mistake rate on solver-labelled positions (the best
+net's, and the candidate's where the run measured it), the best net's score against each
+reference opponent, and the arena score of the candidate.
 """
 
 import argparse
@@ -19,6 +20,10 @@ def series(rows):
         out["raw-policy mistakes (Pons)"] = [
             (r["iteration"], 100 * r["policy_mistakes"]) for r in rows
             if r.get("policy_mistakes") is not None]
+    if any(r.get("candidate_policy_mistakes") is not None for r in rows):
+        out["candidate's raw-policy mistakes (Pons)"] = [
+            (r["iteration"], 100 * r["candidate_policy_mistakes"]) for r in rows
+            if r.get("candidate_policy_mistakes") is not None]
     names = sorted({k for r in rows for k in r.get("reference", {})})
     for n in names:
         out[f"score vs {n}"] = [(r["iteration"], 100 * r["reference"][n]["score"])

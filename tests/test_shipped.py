@@ -18,7 +18,7 @@ def test_shipped_checkpoint_is_found_and_matches_its_config():
     assert Path(default_checkpoint()).resolve() == (SHIPPED / "best.pt").resolve()
     cfg = load_config(SHIPPED / "config.yaml")
     ck = load(default_checkpoint(), "cpu", expect=cfg.net)
-    assert ck.iteration > 0  # a trained, promoted net, not the initial one
+    assert ck.iteration > 0  # a trained net, not the initial one
     assert ck.optimizer is not None  # what --init-from needs to continue its training
 
 
