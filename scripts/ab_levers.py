@@ -7,10 +7,11 @@ Every arm is a base config (configs/default.yaml, from scratch; or, for an exper
 ``WARM_STARTS``, the shipped net's config warm-started from the shipped net) with a few
 ``--set`` overrides, trained by the project's own pipeline into runs/ab/EXPERIMENT/ARM/seedK
 with ``selfplay.seed = train.seed = K`` (run resumable: the same command continues it).
-``report`` scores every iteration's candidate net (raw policy, no search) on all 6000 solver-labelled Pons positions, cached beside the run in
-pons_policy.json, and prints, per arm, the mean and the spread over seeds: at each iteration,
-against cumulative self-play + training CPU time and against self-play positions. It draws
-the mean with a band from the lowest to the highest seed. Arms that cost more CPU per
+``report`` scores every iteration's candidate net (raw policy, no search) on all 6000
+solver-labelled Pons positions, cached beside the run in pons_policy.json, and prints, per
+arm, the mean and the spread over seeds: at each iteration, against cumulative self-play +
+training CPU time and against self-play positions. It draws the mean with a band from the
+lowest to the highest seed. Arms that cost more CPU per
 iteration are also scored at equal CPU: each seed's last 3 iterations within the CPU minutes
 the cheapest arm used.
 
