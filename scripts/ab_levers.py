@@ -11,9 +11,8 @@ with ``selfplay.seed = train.seed = K`` (run resumable: the same command continu
 solver-labelled Pons positions, cached beside the run in pons_policy.json, and prints, per
 arm, the mean and the spread over seeds: at each iteration, against cumulative self-play +
 training CPU time and against self-play positions. It draws the mean with a band from the
-lowest to the highest seed. Arms that cost more CPU per
-iteration are also scored at equal CPU: each seed's last 3 iterations within the CPU minutes
-the cheapest arm used.
+lowest to the highest seed. Arms that cost more CPU per iteration are also scored at equal
+CPU: each seed's last 3 iterations within the CPU minutes the cheapest arm used.
 
 Method (docs/levers.md): an arm's result is the mean of the last 3 iterations of each seed;
 a difference between arms counts as real only when their seed ranges do not overlap.
@@ -74,9 +73,11 @@ EXPERIMENTS = {
     # From the shipped net, where the long run's legs stopped improving: which change to
     # self-play moves the plateau? (docs/levers.md, "At the plateau")
     "plateau": {
-        "shipped": ([], "the shipped net's own recipe (checkpoints/config.yaml): 128 simulations "
-                    "for a quarter of the moves, 16 for the rest, 11 opening moves at "
-                    "temperature 1"),
+        # Opening moves pinned: the shipped config has said 16 since leg 7's net shipped.
+        "shipped": (["selfplay.temperature_moves=11"],
+                    "leg 5's recipe (checkpoints/config.yaml with 11 opening moves): 128 "
+                    "simulations for a quarter of the moves, 16 for the rest, 11 opening moves "
+                    "at temperature 1"),
         "openings16": (["selfplay.temperature_moves=16"],
                        "16 opening moves at temperature 1 (more varied games)"),
         "sims400": (["mcts.num_simulations=400"],

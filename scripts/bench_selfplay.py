@@ -21,8 +21,9 @@ Keys of the last output line (one JSON object):
   ``on`` (the defaults: fastest backend, cache, random mirror, subtree reuse, compiled tree
   step) and ``off`` (eager fp32, no cache, no symmetry, no reuse, numpy tree steps),
   alternating ``--rounds`` times, each in its own worker pool kept across rounds as a run
-  keeps it across iterations (one warm-up round each, not counted). ``pipeline_selfplay_speedup``: finished positions per worker CPU-second, on over
-  off; ``pipeline_limit_ratio``: network evaluations per worker CPU-second (on) over the
+  keeps it across iterations (one warm-up round each, not counted).
+  ``pipeline_selfplay_speedup``: finished positions per worker CPU-second, on over off;
+  ``pipeline_limit_ratio``: network evaluations per worker CPU-second (on) over the
   on-backend's best one-thread throughput, the product of ``net_cpu_share`` (the network's
   share of the workers' CPU) and ``net_in_situ_ratio`` (its evaluations per second of its own
   CPU there, over that best); ``cache_hit_rate``, ``mean_batch_occupancy``.
