@@ -4,7 +4,8 @@
     python scripts/ab_levers.py report --experiment NAME [--out docs/NAME.svg]
 
 Every arm is a base config (configs/default.yaml, from scratch; or, for an experiment in
-``WARM_STARTS``, the shipped net's config warm-started from the shipped net) with a few
+``WARM_STARTS``, a shipped net's config warm-started from that net, both as a given commit
+shipped them) with a few
 ``--set`` overrides, trained by the project's own pipeline into runs/ab/EXPERIMENT/ARM/seedK
 with ``selfplay.seed = train.seed = K`` (run resumable: the same command continues it).
 ``report`` scores every iteration's candidate net (raw policy, no search) on all 6000
@@ -82,14 +83,39 @@ EXPERIMENTS = {
                        "16 opening moves at temperature 1 (more varied games)"),
         "sims400": (["mcts.num_simulations=400"],
                     "400 simulations for the full searches (stronger policy and value targets)"),
+        "no_gate": (["selfplay.temperature_moves=11", "arena.gating=false"],
+                    "leg 5's recipe without the arena gate: every candidate becomes the net "
+                    "that plays the next iteration's games (AlphaZero without gating)"),
     },
 }
 
-#: experiment -> (base config, checkpoint every arm starts from with ``--init-from``).
+#: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm
+#: starts from (``--init-from``); pinned, so a rerun starts where the first run did even after
+#: a newer net ships. "plateau": leg 5's iteration 34, shipped at the time.
 WARM_STARTS = {
-    "plateau": (os.path.join(ROOT, "checkpoints", "config.yaml"),
-                os.path.join(ROOT, "checkpoints", "best.pt")),
+    "plateau": "ce91965",
 }
+
+
+def warm_start(experiment: str) -> tuple[str, str]:
+    """(config, checkpoint) of an experiment's pinned start, taken out of git once into
+    runs/ab/EXPERIMENT/start/."""
+    out = os.path.join(ROOT, "runs", "ab", experiment, "start")
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    for name in ("config.yaml", "best.pt"):
+        path = os.path.join(out, name)
+        if not os.path.exists(path):
+            blob = subprocess.run(["git", "show", f"{WARM_STARTS[experiment]}:checkpoints/{name}"],
+                                  cwd=ROOT, capture_output=True, check=False)
+            if blob.returncode != 0:
+                sys.exit(f"cannot read checkpoints/{name} at commit {WARM_STARTS[experiment]}: "
+                         "run from a git clone with its history (git fetch --unshallow)")
+            with open(path + ".tmp", "wb") as fh:
+                fh.write(blob.stdout)
+            os.replace(path + ".tmp", path)
+        paths.append(path)
+    return paths[0], paths[1]
 
 
 def arm_dir(experiment: str, arm: str, seed: int) -> str:
@@ -115,7 +141,8 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
             else:
                 sets = [f"pipeline.iterations={wanted}", f"selfplay.seed={seed}",
                         f"train.seed={seed}", *overrides]
-                base, init_from = WARM_STARTS.get(experiment, (BASE, None))
+                base, init_from = (warm_start(experiment) if experiment in WARM_STARTS
+                                   else (BASE, None))
                 cmd = [sys.executable, "-m", "alphazero", "pipeline", "--config", base,
                        "--run-dir", run_dir, "--quiet"]
                 cmd += ["--init-from", init_from] if init_from else []
