@@ -144,6 +144,10 @@ class MCTSConfig:
                               "c_scale > 0")
 
 
+#: Most random opening moves: a deeper random start is mostly a decided, unnatural game.
+MAX_RANDOM_OPENING = 20
+
+
 @dataclass(frozen=True)
 class SelfPlayConfig:
     """Self-play games that produce training data."""
@@ -163,6 +167,10 @@ class SelfPlayConfig:
                                      "others get a fast search, no noise, and are not recorded. "
                                      "1 = off")
     fast_simulations: int = F(16, "simulations of the fast searches (KataGo: 1/6 of full)")
+    random_opening_moves: int = F(0, "each game starts after n uniformly random moves, n drawn "
+                                     "per game from 0..this (none that ends the game; not "
+                                     "searched, not recorded): positions the net's own "
+                                     "openings never reach. 0 = off")
     seed: int = F(0, "run seed; every game draws from its own stream derived from it")
     device: str = F("auto", "where workers evaluate the net: auto (CUDA if present), cpu, cuda")
 
@@ -180,6 +188,9 @@ class SelfPlayConfig:
                               f"{self.full_search_prob}")
         if self.fast_simulations < 1:
             raise ConfigError(f"{prefix}.fast_simulations: use at least 1")
+        if not 0 <= self.random_opening_moves <= MAX_RANDOM_OPENING:
+            raise ConfigError(f"{prefix}.random_opening_moves: {self.random_opening_moves} is out "
+                              f"of range; use 0 (off) to {MAX_RANDOM_OPENING}")
         _check_device(self.device, f"{prefix}.device")
 
 

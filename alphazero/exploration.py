@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .game import COLS
+from .game import COLS, State
 
 
 def dirichlet_noise(legal: np.ndarray, alpha: float,
@@ -60,3 +60,21 @@ def sample_moves(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     if bad.any():
         choice[bad] = probs[bad].argmax(axis=1)
     return np.minimum(choice, COLS - 1)
+
+
+def random_opening(rng: np.random.Generator, max_moves: int) -> tuple[list[int], State]:
+    """A random opening, its columns (0-based) and the position they reach: n drawn
+    uniformly from 0..``max_moves``, then n moves each uniform over the legal columns that do
+    not end the game (a move that makes four, or fills the board, would leave nothing to
+    play). Draws nothing when ``max_moves`` is 0, so games without it are unchanged."""
+    state, moves = State(), []
+    if max_moves <= 0:
+        return moves, state
+    for _ in range(int(rng.integers(0, max_moves + 1))):
+        cols = [c for c in state.legal_moves() if not state.play(c).is_terminal()]
+        if not cols:
+            break
+        col = cols[int(rng.integers(len(cols)))]
+        state = state.play(col)
+        moves.append(col)
+    return moves, state

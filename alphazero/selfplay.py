@@ -27,7 +27,8 @@ import numpy as np
 from . import atomic
 from .config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
 from .encoder import encode
-from .exploration import apply_temperature, dirichlet_noise, gumbel_noise, sample_moves
+from .exploration import (apply_temperature, dirichlet_noise, gumbel_noise, random_opening,
+                          sample_moves)
 from .game import COLS, Boards, Evaluate, batch_legal, batch_play
 from .mcts import search
 from .report import SILENT, Reporter
@@ -39,8 +40,8 @@ CHUNK_RE = re.compile(r"^chunk_(\d{5})\.pkl$")
 
 @dataclass
 class GameRecord:
-    """One finished game: ``samples`` (one per move) and ``result`` for the first player
-    (+1 won, -1 lost, 0 draw)."""
+    """One finished game: ``samples`` (one per recorded move), ``result`` for the first player
+    (+1 won, -1 lost, 0 draw) and ``moves``, every column from the empty board."""
 
     game_id: int
     samples: Samples
@@ -65,10 +66,12 @@ def game_rng(seed: int, game_id: int) -> np.random.Generator:
 
 @dataclass
 class GameHistory:
-    """What one game in flight has seen so far, one entry per move: the position (``own``,
-    ``mask``), the search's policy target and root value, whether the move was a full search
-    (recorded for training), and the column played."""
+    """What one game in flight has seen so far: the ``opening`` columns played at random
+    before any search, then one entry per searched move: the position (``own``, ``mask``),
+    the search's policy target and root value, whether the move was a full search (recorded
+    for training), and the column played."""
 
+    opening: list = field(default_factory=list)
     own: list = field(default_factory=list)
     mask: list = field(default_factory=list)
     policies: list = field(default_factory=list)
@@ -85,13 +88,18 @@ class GameHistory:
         self.recorded.append(recorded)
         self.moves.append(col)
 
+    @property
+    def ply(self) -> int:
+        """Stones on the board."""
+        return len(self.opening) + len(self.moves)
+
     def finish(self, game_id: int, won: bool) -> GameRecord:
         """The finished game; ``won``: the last move made four (else the board is full)."""
         n = len(self.moves)
-        # The side to move at ply k is the last mover iff (n - 1 - k) is even.
+        # The side to move at searched move k is the last mover iff (n - 1 - k) is even.
         if won:
             values = np.where((n - 1 - np.arange(n)) % 2 == 0, 1.0, -1.0).astype(np.float32)
-            result = 1 if n % 2 == 1 else -1
+            result = 1 if self.ply % 2 == 1 else -1
         else:
             values = np.zeros(n, np.float32)
             result = 0
@@ -101,7 +109,7 @@ class GameHistory:
         samples = Samples(states.astype(np.int8),
                           np.array(self.policies, np.float32).reshape(-1, COLS)[k], values[k],
                           root_values=np.array(self.root_values, np.float32)[k])
-        return GameRecord(game_id, samples, result, self.moves)
+        return GameRecord(game_id, samples, result, self.opening + self.moves)
 
 
 def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
@@ -155,7 +163,9 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
     and the target is the improved policy. With ``sp.full_search_prob < 1`` each move is a
     full search with that probability, else a fast one that is played but not recorded.
     With ``mcts.reuse_tree`` (PUCT) the subtree of the move played is the next search's start.
-    ``stats`` (optional) collects the batch occupancy.
+    With ``sp.random_opening_moves`` each game starts after its own random opening
+    (``exploration.random_opening``; part of the game's moves, counted by the temperature,
+    never recorded). ``stats`` (optional) collects the batch occupancy.
     """
     pending = list(game_ids)[::-1]
     slots = min(sp.parallel_games, len(pending))
@@ -173,8 +183,9 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
             return False
         gid[s] = pending.pop()
         rngs[s] = game_rng(sp.seed, gid[s])
-        own[s] = mask[s] = 0
-        hist[s] = GameHistory()
+        opening, state = random_opening(rngs[s], sp.random_opening_moves)
+        own[s], mask[s] = state.own, state.mask
+        hist[s] = GameHistory(opening=opening)
         return True
 
     live = [s for s in range(slots) if start(s)]
@@ -195,7 +206,7 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         if mcts.root_selection == "gumbel":
             cols = best
         else:
-            played = np.array([len(hist[s].moves) for s in live])
+            played = np.array([hist[s].ply for s in live])
             temps = np.where(played < sp.temperature_moves, sp.temperature_high,
                              sp.temperature_low)
             probs = apply_temperature(visits, temps)

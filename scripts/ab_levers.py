@@ -74,7 +74,7 @@ EXPERIMENTS = {
     # From the shipped net, where the long run's legs stopped improving: which change to
     # self-play moves the plateau? (docs/levers.md, "At the plateau")
     "plateau": {
-        # Opening moves pinned: the shipped config has said 16 since leg 7's net shipped.
+        # Opening moves pinned (as every arm's): the start's config says 11, the shipped one 16.
         "shipped": (["selfplay.temperature_moves=11"],
                     "leg 5's recipe (checkpoints/config.yaml with 11 opening moves): 128 "
                     "simulations for a quarter of the moves, 16 for the rest, 11 opening moves "
@@ -86,6 +86,9 @@ EXPERIMENTS = {
         "no_gate": (["selfplay.temperature_moves=11", "arena.gating=false"],
                     "leg 5's recipe without the arena gate: every candidate becomes the net "
                     "that plays the next iteration's games (AlphaZero without gating)"),
+        "random_openings": (["selfplay.temperature_moves=11", "selfplay.random_opening_moves=10"],
+                            "every game starts after 0-10 uniformly random moves (positions "
+                            "like the benchmarks', which self-play almost never reaches)"),
     },
 }
 

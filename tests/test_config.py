@@ -29,6 +29,7 @@ def test_every_field_is_documented():
 @pytest.mark.parametrize("text,match", [
     ("mcts: {num_simulations: -5}", "mcts.num_simulations"),
     ("selfplay: {games: 0}", "selfplay.games"),
+    ("selfplay: {random_opening_moves: 30}", "selfplay.random_opening_moves: 30 is out of range"),
     ("mcts: {num_simulatons: 5}", "unknown config key 'mcts.num_simulatons'"),
     ("bogus: 1", "unknown config key 'bogus'"),
     ("mcts: {c_puct: fast}", "mcts.c_puct: expected float"),

@@ -11,6 +11,7 @@ from alphazero.checkpoint import save
 from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig
 from alphazero.shards import DataError, read_samples
 from alphazero.encoder import decode, legal_mask
+from alphazero.exploration import random_opening
 from alphazero.game import State
 from alphazero.net import build_net
 from alphazero.selfplay import WorkerError, WorkerPool, play_games, run_pool
@@ -211,3 +212,42 @@ def test_hostile_and_truncated_files_are_refused(tmp_path):
                                     "values": np.zeros(2, np.float32)}))
     with pytest.raises(DataError, match="wrong shape"):
         read_samples(wrong)
+
+
+def test_random_openings_are_uniform_legal_and_leave_the_game_open():
+    rng = np.random.default_rng(0)
+    lengths = []
+    for _ in range(1400):
+        moves, state = random_opening(rng, 6)
+        replay = State()
+        for col in moves:
+            assert not replay.is_terminal()
+            replay = replay.play(col)
+        assert replay == state and not state.is_terminal()
+        lengths.append(len(moves))
+    counts = np.bincount(lengths, minlength=7)
+    assert len(counts) == 7 and np.all(np.abs(counts - 200) < 60)  # uniform over 0..6
+    # Off draws nothing: the game's stream is where it was.
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert random_opening(a, 0) == ([], State()) and a.random() == b.random()
+
+
+def test_games_after_random_openings_record_only_searched_moves_with_true_results():
+    sp = SelfPlayConfig(**{**SP.__dict__, "random_opening_moves": 8})
+    games = list(play_games(hashed_evaluator, MCTS, sp, range(16)))
+    starts = set()
+    for g in games:
+        idx = _replay_check(g, keep_all=False)  # moves replay from the empty board to the end
+        n, k = len(g.moves), len(g.samples)
+        assert idx == list(range(n - k, n))  # every move after the opening, none before
+        starts.add(n - k)
+        state = State().play_moves("".join(str(c + 1) for c in g.moves))
+        if state.result() == 0:
+            assert g.result == 0 and np.all(g.samples.values == 0)
+        else:  # the last mover won: +1 where it was to move
+            assert g.result == (1 if n % 2 == 1 else -1)
+            winner_to_move = (np.arange(n - k, n) % 2) == ((n - 1) % 2)
+            assert np.array_equal(g.samples.values, np.where(winner_to_move, 1.0, -1.0))
+    assert len(starts) >= 5 and 0 < max(starts) <= 8
+    again = {g.game_id: g.moves for g in play_games(hashed_evaluator, MCTS, sp, range(16))}
+    assert again == {g.game_id: g.moves for g in games}
