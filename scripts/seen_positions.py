@@ -2,7 +2,7 @@
 positions (or their mirror images) occur in a run's self-play data, and the net's raw-policy
 mistakes on those seen and on the rest.
 
-    python scripts/coverage.py --data RUN/data/iter_* [--checkpoint checkpoints/best.pt]
+    python scripts/seen_positions.py --data RUN/data/iter_* [--checkpoint checkpoints/best.pt]
 
 The raw policy is the project's default inference (mirror averaging). Prints one line per
 set and, last, a JSON line with the same numbers.
