@@ -5,9 +5,9 @@
 
 Every arm is a base config (configs/default.yaml, from scratch; or, for an experiment in
 ``WARM_STARTS``, a shipped net's config warm-started from that net, both as a given commit
-shipped them) with a few
-``--set`` overrides, trained by the project's own pipeline into runs/ab/EXPERIMENT/ARM/seedK
-with ``selfplay.seed = train.seed = K`` (run resumable: the same command continues it).
+shipped them) with a few ``--set`` overrides, trained by the project's own pipeline into
+runs/ab/EXPERIMENT/ARM/seedK with ``selfplay.seed = train.seed = K`` (run resumable: the same
+command continues it).
 ``report`` scores every iteration's candidate net (raw policy, no search) on all 6000
 solver-labelled Pons positions, cached beside the run in pons_policy.json, and prints, per
 arm, the mean and the spread over seeds: at each iteration, against cumulative self-play +
