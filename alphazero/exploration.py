@@ -71,10 +71,11 @@ def random_opening(rng: np.random.Generator, max_moves: int) -> tuple[list[int],
     if max_moves <= 0:
         return moves, state
     for _ in range(int(rng.integers(0, max_moves + 1))):
-        cols = [c for c in state.legal_moves() if not state.play(c).is_terminal()]
-        if not cols:
+        open_after = {c: after for c in state.legal_moves()
+                      if not (after := state.play(c)).is_terminal()}
+        if not open_after:
             break
-        col = cols[int(rng.integers(len(cols)))]
-        state = state.play(col)
+        col = list(open_after)[int(rng.integers(len(open_after)))]
+        state = open_after[col]
         moves.append(col)
     return moves, state
