@@ -338,7 +338,8 @@ class InferenceConfig:
                                  "position with its mirror, or none (docs/benchmarks.md)")
     selfplay_symmetry: str = F("random", "self-play: random (a random mirror per position "
                                          "and call, free), average, or none")
-    cache_size: int = F(200_000, "positions each evaluator remembers (a position and its mirror "
+    cache_size: int = F(200_000, "positions each evaluator remembers, at most (the last half "
+                                 "to all of them; a position and its mirror "
                                  "share an entry under symmetry); 0 = no cache")
 
     def validate(self, prefix: str = "inference") -> None:

@@ -4,7 +4,7 @@ Each takes an ``Evaluate`` (``Boards [B] -> (priors float32 [B, 7], values float
 is one, so search, arena and play never know what sits underneath. The stack that
 ``inference.make_evaluator`` builds, outermost first::
 
-    Cached (canonical keys, FIFO of cache_size)  ->  symmetry (average | random | none)
+    Cached (canonical keys, two tables: cache.py)  ->  symmetry (average | random | none)
         ->  counted (the network's own calls)  ->  the backend
 
 Connect Four is symmetric under the left-right mirror: the mirrored position's value is the
@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .cache import PositionTable
 from .game import COLS, Boards, Evaluate, batch_mirror
 
 SYMMETRIES = ("none", "average", "random")
@@ -99,74 +100,35 @@ class Cached:
     columns and no two positions share a key); its mirror is the mirror of the key.
     ``canonical``: key a position and its mirror alike, storing the canonical orientation
     (exact when ``evaluate`` is mirror symmetric, as under ``average``). Positions repeated
-    within one call are evaluated once. The oldest entry goes first when ``capacity`` is
-    reached (a ring of slots). The cache lives and dies with this object: it is bound to one
-    evaluator, that is to one net (the backends snapshot the net when made), so it can never
-    answer for another net.
+    within one call are evaluated once. It remembers the last ``capacity // 2`` to
+    ``capacity`` positions it stored (``cache.PositionTable``); a call of more than
+    ``capacity // 2`` positions goes to ``evaluate`` uncached. The cache lives and dies with
+    this object: it is bound to one evaluator, that is to one net (the backends snapshot the
+    net when made), so it can never answer for another net.
     """
 
     def __init__(self, evaluate: Evaluate, capacity: int, canonical: bool, stats: EvalStats):
         self.evaluate, self.capacity, self.canonical, self.stats = (evaluate, capacity,
                                                                     canonical, stats)
-        n = max(capacity, 0)
-        self._slot: dict[int, int] = {}
-        self._keys = np.zeros(n, np.uint64)
-        self._used = np.zeros(n, bool)
-        self._priors = np.zeros((n, COLS), np.float32)
-        self._values = np.zeros(n, np.float32)
-        self._next = 0
+        self._table = PositionTable(capacity) if capacity >= 2 else None
         self.backend = ""  # named by whoever built the evaluator underneath
 
     def __call__(self, boards: Boards) -> tuple[np.ndarray, np.ndarray]:
         self.stats.calls += 1
         self.stats.positions += len(boards)
-        if self.capacity <= 0:
+        if self._table is None or len(boards) > self._table.half:
             return self.evaluate(boards)
-        key, flip = boards.own + boards.mask, None
-        if self.canonical:
-            mirror = batch_mirror(key)
-            flip = mirror < key
-            key = np.where(flip, mirror, key)
-        keys = key.tolist()
-        get = self._slot.get
-        slots = np.array([get(k, -1) for k in keys], np.int64)
-        priors, values = self._priors[slots], self._values[slots]  # rows of misses: junk
-        miss = np.flatnonzero(slots < 0)
-        if not miss.size:
-            self.stats.hits += len(keys)
+        own, mask = boards.own, boards.mask
+        slot, flip, new = self._table.lookup(own, mask, self.canonical)
+        self.stats.hits += len(boards) - new.size  # repeats within the call count too
+        if new.size:
+            p, v = self.evaluate(Boards(own[new], mask[new]))
         else:
-            first: dict[int, int] = {}
-            which = np.array([first.setdefault(keys[i], len(first)) for i in miss.tolist()],
-                             np.int64)
-            uniq = np.empty(len(first), np.int64)
-            uniq[which] = miss
-            self.stats.hits += len(keys) - uniq.size  # repeats within the call count too
-            p, v = self.evaluate(Boards(boards.own[uniq], boards.mask[uniq]))
-            p, v = np.asarray(p, np.float32), np.asarray(v, np.float32)
-            if flip is not None:  # stored and answered in the canonical orientation
-                p = np.where(flip[uniq, None], p[:, ::-1], p)
-            priors[miss], values[miss] = p[which], v[which]
-            self._store(key[uniq], p, v)
-        if flip is not None:
-            priors = np.where(flip[:, None], priors[:, ::-1], priors)
-        return priors, values
-
-    def _store(self, key: np.ndarray, priors: np.ndarray, values: np.ndarray) -> None:
-        """Put new entries (keys uint64 [k], none of them cached, priors [k, 7], values [k])
-        in the next slots of the ring, evicting what they held."""
-        if len(key) > self.capacity:  # only the last ``capacity`` would survive anyway
-            cut = len(key) - self.capacity
-            key, priors, values = key[cut:], priors[cut:], values[cut:]
-        slots = (self._next + np.arange(len(key))) % self.capacity
-        for old in self._keys[slots[self._used[slots]]].tolist():
-            del self._slot[old]
-        self._slot.update(zip(key.tolist(), slots.tolist()))
-        self._keys[slots], self._used[slots] = key, True
-        self._priors[slots], self._values[slots] = priors, values
-        self._next = int(slots[-1] + 1) % self.capacity
+            p, v = np.zeros((0, COLS), np.float32), np.zeros(0, np.float32)
+        return self._table.answer(slot, flip, new, p, v)
 
     def __len__(self) -> int:
-        return len(self._slot)
+        return len(self._table) if self._table is not None else 0
 
 
 def stack(evaluate: Evaluate, symmetry: str = "none", cache_size: int = 0,

@@ -18,16 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiled import AVAILABLE, jit  # AVAILABLE: whether the compiled step can run
 from .game import BOARD_MASK, BOTTOM, COLS, CELLS, TOP, Boards, Evaluate
 from .tree import Tree
 
-try:
-    import numba
-except ImportError:  # the optional extra is not installed: numpy steps
-    numba = None
-
-#: True when the compiled step can run (numba imports).
-AVAILABLE = numba is not None
 #: The longest path: one edge per stone, and the root.
 MAX_DEPTH = CELLS + 1
 
@@ -36,11 +30,7 @@ _TOP = np.array(TOP, np.uint64)
 _FULL = np.uint64(BOARD_MASK)
 
 
-def _jit(fn):
-    return numba.njit(cache=True, nogil=True)(fn) if AVAILABLE else fn
-
-
-@_jit
+@jit
 def _aligned(p):
     for s in (1, 7, 6, 8):
         m = p & (p >> np.uint64(s))
@@ -49,7 +39,7 @@ def _aligned(p):
     return False
 
 
-@_jit
+@jit
 def _descend(rows, c_puct, node_n, edge_n, edge_q, prior, children, terminal, own, mask,
              value, next_id, path_node, path_act, path_len, leaf_value, ev_k, ev_node,
              ev_own, ev_mask):
@@ -103,7 +93,7 @@ def _descend(rows, c_puct, node_n, edge_n, edge_q, prior, children, terminal, ow
     return n_ev
 
 
-@_jit
+@jit
 def _complete(rows, n_ev, ev_k, ev_node, priors, values, fpu_reduction, node_n, edge_n,
               edge_w, edge_q, prior, mask, value, path_node, path_act, path_len, leaf_value):
     """Store the evaluated nodes (``tree.init_nodes``: cleaned priors, value, first-play

@@ -7,11 +7,11 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "alphazero"
 
 # A module imports only modules of LOWER layers (never its own layer or above).
 LAYERS = [
-    {"config", "faults", "report", "ratings"},                      # leaves
+    {"config", "faults", "report", "ratings", "compiled"},          # leaves
     {"game", "atomic"},                                             # rules; atomic writes
     {"positions", "encoder", "tree", "exploration", "shards", "solver",
-     "evaluators"},                                                 # facts over positions
-    {"net", "roots", "dataset", "kernels"},
+     "cache"},                                                      # facts over positions
+    {"net", "roots", "dataset", "kernels", "evaluators"},
     {"checkpoint", "mcts", "inference", "grow"},                    # net and search, apart
     {"selfplay", "train", "arena", "play", "analysis"},             # the stages
     {"cluster"},
@@ -22,9 +22,9 @@ LAYERS = [
 EXTRA = {"config": {"atomic"}}
 NO_TORCH = {"config", "faults", "report", "ratings", "game", "atomic", "positions", "encoder",
             "tree", "exploration", "shards", "roots", "dataset", "mcts", "solver", "analysis",
-            "evaluators", "kernels"}
+            "evaluators", "kernels", "compiled", "cache"}
 NEVER = {m: {"net", "checkpoint", "inference"}
-         for m in ("tree", "roots", "mcts", "exploration", "evaluators", "kernels")}
+         for m in ("tree", "roots", "mcts", "exploration", "evaluators", "kernels", "cache")}
 NEVER.update({"shards": {"net", "checkpoint", "mcts"}, "dataset": {"net", "checkpoint", "mcts"}})
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from alphazero.cache import mirror_key
 from alphazero.config import NetConfig
 from alphazero.evaluators import Cached, EvalStats, mirrored, stack, symmetric
 from alphazero.game import Boards, State, batch_mirror
@@ -46,17 +47,56 @@ def test_the_cache_key_tells_every_position_apart_and_mirrors_with_it():
     assert len(set(key.tolist())) == len(pairs)  # one key per position, none shared
     m = mirrored(b)
     assert np.array_equal(m.own + m.mask, batch_mirror(key))
+    assert [mirror_key(k) for k in key] == batch_mirror(key).tolist()  # the compiled one
 
 
-def test_cache_is_bounded_and_still_right_after_evicting():
+def test_cache_is_bounded_and_forgets_exactly_its_older_half():
+    # Ground truth: a model of the two tables with Python sets. Calls of 5 positions drawn
+    # with repeats from 60, through a cache of 16 (two tables of 8).
     inner = CountingEvaluator(hashed_evaluator)
     cached = Cached(inner, 16, canonical=False, stats=EvalStats())
-    for seed in range(5):
-        b = positions(40, seed)
+    pool = positions(60, 0)
+    rng = np.random.default_rng(1)
+    current, older, evaluated = set(), set(), 0
+    for _ in range(200):
+        b = pool.take(rng.integers(0, 60, 5))
+        keys = (b.own + b.mask).tolist()
+        if len(current) + len(keys) > 8:
+            current, older = set(), current
+        for k in keys:
+            if k not in current:
+                evaluated += k not in older
+                current.add(k)
         p, v = cached(b)
         ref_p, ref_v = hashed_evaluator(b)
         assert np.array_equal(p, ref_p) and np.array_equal(v, ref_v)
-        assert len(cached) <= 16
+        assert len(cached) == len(current) + len(older) <= 16
+    assert sum(inner.calls) == evaluated
+
+
+def test_cache_tables_stay_exact_when_full_of_colliding_probes():
+    # 4096 positions fill one table of 8192 slots to half: long probe runs, every answer
+    # still the evaluator's own; a call bigger than half a cache goes uncached, still exact.
+    b = positions(4096, 8)
+    for canonical in (False, True):
+        inner = CountingEvaluator(hashed_evaluator)
+        cached = Cached(inner, 8192, canonical=canonical, stats=EvalStats())
+        for chunk in range(0, 4096, 512):
+            cached(b.take(slice(chunk, chunk + 512)))
+        calls = len(inner.calls)
+        p, v = cached(b.take(slice(0, 4000)))
+        assert len(inner.calls) == calls  # every one a hit
+        ref_p, ref_v = hashed_evaluator(b.take(slice(0, 4000)))
+        if canonical:  # stored once per mirror pair: answered as the first one asked
+            m = mirrored(b.take(slice(0, 4000)))
+            ref_m = hashed_evaluator(m)[0][:, ::-1]
+            assert np.all(np.all(p == ref_p, axis=1) | np.all(p == ref_m, axis=1))
+            assert np.all((v == ref_v) | (v == hashed_evaluator(m)[1]))
+        else:
+            assert np.array_equal(p, ref_p) and np.array_equal(v, ref_v)
+    big = Cached(CountingEvaluator(hashed_evaluator), 100, canonical=False, stats=EvalStats())
+    p, v = big(b.take(slice(0, 300)))
+    assert np.array_equal(p, hashed_evaluator(b.take(slice(0, 300)))[0]) and len(big) == 0
 
 
 def test_averaging_is_mirror_symmetric_and_the_cache_serves_mirrors():
