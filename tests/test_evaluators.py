@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from alphazero import cache, compiled
 from alphazero.cache import mirror_key
 from alphazero.config import NetConfig
 from alphazero.evaluators import Cached, EvalStats, mirrored, stack, symmetric
@@ -50,7 +51,18 @@ def test_the_cache_key_tells_every_position_apart_and_mirrors_with_it():
     assert [mirror_key(k) for k in key] == batch_mirror(key).tolist()  # the compiled one
 
 
-def test_cache_is_bounded_and_forgets_exactly_its_older_half():
+@pytest.fixture(params=["compiled", "python"])
+def kernels_as(request, monkeypatch):
+    """The cache's kernels as numba compiled them, or as the Python they are without numba."""
+    if request.param == "python":
+        if not compiled.AVAILABLE:
+            pytest.skip("numba is not installed: the kernels are Python already")
+        for name in ("mirror_key", "_find", "_assign", "_answer"):
+            monkeypatch.setattr(cache, name, getattr(cache, name).py_func)
+    return request.param
+
+
+def test_cache_is_bounded_and_forgets_exactly_its_older_half(kernels_as):
     # Ground truth: a model of the two tables with Python sets. Calls of 5 positions drawn
     # with repeats from 60, through a cache of 16 (two tables of 8).
     inner = CountingEvaluator(hashed_evaluator)
@@ -74,7 +86,7 @@ def test_cache_is_bounded_and_forgets_exactly_its_older_half():
     assert sum(inner.calls) == evaluated
 
 
-def test_cache_tables_stay_exact_when_full_of_colliding_probes():
+def test_cache_tables_stay_exact_when_full_of_colliding_probes(kernels_as):
     # 4096 positions fill one table of 8192 slots to half: long probe runs, every answer
     # still the evaluator's own; a call bigger than half a cache goes uncached, still exact.
     b = positions(4096, 8)
