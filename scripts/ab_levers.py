@@ -90,6 +90,12 @@ EXPERIMENTS = {
                             "every game starts after 0-10 uniformly random moves (positions "
                             "like the benchmarks', which self-play almost never reaches)"),
     },
+    # From scratch: should configs/default.yaml start games from random openings too?
+    "openings": {
+        "baseline": ([], "configs/default.yaml as it is (games from the empty board)"),
+        "random_openings": (["selfplay.random_opening_moves=10"],
+                            "every game starts after 0-10 uniformly random moves"),
+    },
 }
 
 #: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm
