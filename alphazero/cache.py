@@ -23,21 +23,10 @@ from __future__ import annotations
 import numpy as np
 
 from .compiled import jit
-from .game import COLS
+from .game import COLS, batch_mirror
 
 #: A free slot's key: no position's key (own + mask < 2**49) has all 64 bits set.
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
-_COLUMN = np.array([0x7F << (7 * c) for c in range(COLS)], np.uint64)  # a column's 7 key bits
-
-
-@jit
-def mirror_key(key):
-    """The key of the mirrored position: columns swap around the middle one."""
-    out = key & _COLUMN[3]
-    for c in range(3):
-        s = np.uint64(7 * (6 - 2 * c))
-        out |= ((key & _COLUMN[c]) << s) | ((key & _COLUMN[6 - c]) >> s)
-    return out
 
 
 @jit
@@ -55,24 +44,16 @@ def _find(table, key, bits, width):
 
 
 @jit
-def _assign(own, mask, canonical, tables, state, bits, width, data_p, data_v, slot, flip,
-            new):
-    """Give each position i of the call its slot ``slot[i]`` (table * size + index) in the
-    current table ``state[0]`` (filled ``state[1]``; the other ``state[2]``), keyed in its
-    canonical orientation when ``canonical`` (``flip[i]``: the mirror is canonical). A key
-    only in the older table is copied over; one found nowhere is listed in ``new[:n]``, its
-    data left for ``_answer``. Returns n."""
+def _assign(keys, tables, state, bits, width, data_p, data_v, slot, new):
+    """Give each position i of the call, keyed ``keys[i]``, its slot ``slot[i]`` (table * size
+    + index) in the current table ``state[0]`` (filled ``state[1]``; the other ``state[2]``).
+    A key only in the older table is copied over; one found nowhere is listed in ``new[:n]``,
+    its data left for ``_answer``. Returns n."""
     size = tables.shape[1]
     cur = state[0]
     n_new = 0
-    for i in range(own.size):
-        key = own[i] + mask[i]
-        f = False
-        if canonical:
-            m = mirror_key(key)
-            if m < key:
-                key, f = m, True
-        flip[i] = f
+    for i in range(keys.size):
+        key = keys[i]
         j = _find(tables[cur], key, bits, width)
         s = cur * size + j
         slot[i] = s
@@ -92,11 +73,11 @@ def _assign(own, mask, canonical, tables, state, bits, width, data_p, data_v, sl
 
 
 @jit
-def _answer(slot, flip, new, n_new, p, v, data_p, data_v, priors, values):
-    """Store the network's answers ``p`` [n, 7], ``v`` [n] for the positions ``new[:n]`` (in
-    the canonical orientation), then answer every position from its slot, mirrored back where
+def _answer(slot, flip, new, p, v, data_p, data_v, priors, values):
+    """Store the network's answers ``p`` [n, 7], ``v`` [n] for the positions ``new`` [n] (in
+    the stored orientation), then answer every position from its slot, mirrored back where
     it was flipped."""
-    for j in range(n_new):
+    for j in range(new.size):
         i = new[j]
         s = slot[i]
         for a in range(COLS):
@@ -133,9 +114,15 @@ class PositionTable:
             old = 1 - self.state[0]
             self.tables[old] = EMPTY
             self.state[:] = (old, 0, self.state[1])
-        slot, flip, new = np.empty(n, np.int64), np.empty(n, np.bool_), np.empty(n, np.int64)
-        k = _assign(own, mask, canonical, self.tables, self.state, self.bits,
-                    np.uint64(self.width), self.data_p, self.data_v, slot, flip, new)
+        keys = own + mask
+        flip = np.zeros(n, np.bool_)
+        if canonical:  # key a position and its mirror alike: the smaller key of the two
+            mirror = batch_mirror(keys)
+            flip = mirror < keys
+            keys = np.where(flip, mirror, keys)
+        slot, new = np.empty(n, np.int64), np.empty(n, np.int64)
+        k = _assign(keys, self.tables, self.state, self.bits, np.uint64(self.width),
+                    self.data_p, self.data_v, slot, new)
         return slot, flip, new[:k]
 
     def answer(self, slot, flip, new, p, v) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +130,6 @@ class PositionTable:
         [n] for the whole call."""
         n = slot.size
         priors, values = np.empty((n, COLS), np.float32), np.empty(n, np.float32)
-        _answer(slot, flip, new, new.size, np.ascontiguousarray(p, np.float32),
+        _answer(slot, flip, new, np.ascontiguousarray(p, np.float32),
                 np.ascontiguousarray(v, np.float32), self.data_p, self.data_v, priors, values)
         return priors, values

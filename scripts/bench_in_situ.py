@@ -91,7 +91,8 @@ def main() -> None:
     for r in range(a.rounds + 1):  # round 0 warms every size up
         for name, batches in replays.items():
             rate = per_cpu_second(network, batches)
-            best[name] = max(best[name], rate) if r else 0.0
+            if r:
+                best[name] = max(best[name], rate)
     out = {**in_situ, **{name: round(v) for name, v in best.items()}, "mean_batch": mean,
            "replayed_over_256": round(best["replayed"] / best["fixed_256"], 3),
            "batch_percentiles": np.percentile(sizes, [10, 25, 50, 75, 90]).tolist()}
