@@ -336,8 +336,9 @@ class InferenceConfig:
                              "extra); CUDA runs eager")
     symmetry: str = F("average", "playing to win (evaluate, arena, play, analyse): average each "
                                  "position with its mirror, or none (docs/benchmarks.md)")
-    selfplay_symmetry: str = F("random", "self-play: random (a random mirror per position "
-                                         "and call, free), average, or none")
+    selfplay_symmetry: str = F("random", "self-play: random (each position evaluated in a "
+                                         "mirror drawn from a hash of it and the seed, free), "
+                                         "average, or none")
     cache_size: int = F(200_000, "positions each evaluator remembers, at most (the last half "
                                  "to all of them; a position and its mirror "
                                  "share an entry under symmetry); 0 = no cache")

@@ -10,7 +10,8 @@ is one, so search, arena and play never know what sits underneath. The stack tha
 Connect Four is symmetric under the left-right mirror: the mirrored position's value is the
 same and its policy is the mirrored policy. ``average`` evaluates both and averages (one net
 call of 2B positions); ``random`` evaluates a random mirror of each position (free, a form of
-test-time augmentation for self-play). Under either, the cache keys a position and its mirror
+test-time augmentation for self-play), the coin drawn from a hash of the position and the seed,
+so an answer depends on the position alone, never on the batch it came in. Under either, the cache keys a position and its mirror
 alike (the canonical one of the pair), so a mirrored position is a hit.
 """
 
@@ -65,9 +66,28 @@ def mirrored(boards: Boards) -> Boards:
     return Boards(batch_mirror(boards.own), batch_mirror(boards.mask))
 
 
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over uint64 [n]: every input bit moves every output bit."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def mirror_coin(boards: Boards, salt: np.uint64) -> np.ndarray:
+    """Whether ``random`` evaluates each position (bool [B]) mirrored: a coin drawn from a
+    hash of the pair {position, mirror} and ``salt``, flipped for the non-canonical member of
+    the pair. A position and its mirror thus always send the same orientation to the net, and
+    the answer never depends on the batch, the call order or what a cache holds."""
+    keys = boards.own + boards.mask
+    mirror = batch_mirror(keys)
+    canonical = np.minimum(keys, mirror)
+    coin = (_mix(canonical ^ salt) & np.uint64(1)).astype(bool)
+    return coin ^ (mirror < keys)
+
+
 def symmetric(evaluate: Evaluate, mode: str, seed: int = 0) -> Evaluate:
-    """``evaluate`` under the mirror symmetry ``mode`` (see the module doc); ``seed`` seeds the
-    coin flips of ``random``."""
+    """``evaluate`` under the mirror symmetry ``mode`` (see the module doc); ``seed`` salts the
+    coin of ``random`` (``mirror_coin``: a function of the position, never of the call)."""
     if mode == "none":
         return evaluate
     if mode == "average":
@@ -80,10 +100,10 @@ def symmetric(evaluate: Evaluate, mode: str, seed: int = 0) -> Evaluate:
                 np.float32)
         return average
     if mode == "random":
-        rng = np.random.default_rng(seed)
+        salt = np.uint64(_mix(np.array([seed], np.uint64))[0])
 
         def random_mirror(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
-            flip = rng.random(len(boards)) < 0.5
+            flip = mirror_coin(boards, salt)
             m = mirrored(boards)
             p, v = evaluate(Boards(np.where(flip, m.own, boards.own),
                                    np.where(flip, m.mask, boards.mask)))

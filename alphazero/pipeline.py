@@ -136,18 +136,21 @@ def _warm_start(path: str, cfg: Config, notice: Callable[[str], None]) -> checkp
 
 
 def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
-    """Load a run's config, apply overrides (saved back), and check it against best.pt."""
+    """Load a run's config, apply overrides, check it against best.pt, and only then save
+    the overrides back."""
     paths = RunPaths(run_dir)
     if not os.path.exists(paths.config):
         raise ConfigError(f"{run_dir!r} is not a run folder (no config.yaml); start one with "
                           "'alphazero pipeline --config FILE --run-dir DIR'")
-    cfg = config.load(paths.config, overrides)
-    if overrides:
-        config.dump(cfg, paths.config)
+    loaded = config.load(paths.config, overrides)
+    cfg = loaded
     if cfg.net.blocks is None:  # a hand-written config.yaml: resolve as on creation
         cfg = dataclasses.replace(cfg, net=cfg.net.resolve(select_device(
             cfg.train.device).type == "cuda"))
     checkpoint.load(paths.best, "cpu", expect=cfg.net)
+    # Saved only once the checks above passed: a rejected override leaves the run as it was.
+    if overrides:
+        config.dump(loaded, paths.config)
     return cfg
 
 

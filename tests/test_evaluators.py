@@ -137,6 +137,17 @@ def test_random_symmetry_mirrors_about_half_the_positions():
     flipped = np.all(np.isclose(p, via_mirror), axis=1)
     assert np.all(same | flipped)
     assert 0.35 < flipped[~same].size / len(b) < 0.65
+    # The coin is the position's own: any batch, any order, and a mirror answers in mirror.
+    order = np.random.default_rng(1).permutation(len(b))
+    shuffled, _ = ev(Boards(b.own[order], b.mask[order]))
+    assert np.array_equal(shuffled, p[order])
+    one_by_one = np.concatenate([ev(Boards(b.own[i:i + 1], b.mask[i:i + 1]))[0]
+                                 for i in range(40)])
+    assert np.array_equal(one_by_one, p[:40])
+    asymmetric = batch_mirror(b.own + b.mask) != b.own + b.mask
+    assert np.array_equal(ev(mirrored(b))[0][:, ::-1][asymmetric], p[asymmetric])
+    other_seed, _ = symmetric(hashed_evaluator, "random", seed=1)(b)
+    assert not np.array_equal(other_seed, p)
 
 
 def perturbed_net(preset="tiny", seed=0):

@@ -237,6 +237,8 @@ def test_bad_input_changes_nothing_on_disk(tmp_path):
          "mcts.num_simulations"),
         (["pipeline", "--resume", str(run), "--set", "selfplay.games=0"], "selfplay.games"),
         (["pipeline", "--resume", str(run), "--set", "mcts.c_puct=abc"], "expected float"),
+        # Valid as a config, wrong for the run's nets: refused before config.yaml changes.
+        (["pipeline", "--resume", str(run), "--set", "net.channels=64"], "32"),
         (["pipeline", "--config", str(bad_yaml), "--run-dir", str(run)], "not valid YAML"),
         (["pipeline", "--config", "configs/smoke.yaml", "--set", "net.preset=tiny", "--set",
           "net.channels=16", "--run-dir", str(tmp_path / "shrunk"), "--init-from", str(tiny)],
@@ -255,6 +257,11 @@ def test_bad_input_changes_nothing_on_disk(tmp_path):
         assert _tree(run) == state, args
     assert _tree(other) == other_state
     assert not (tmp_path / "shrunk").exists()
+    # Nothing was bricked: a harmless override after the rejected ones resumes the run.
+    proc = subprocess.run(az + ["pipeline", "--resume", str(run), "--set",
+                                "pipeline.iterations=2", "--quiet"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_a_run_warm_starts_from_a_checkpoint_and_continues_its_optimizer(tmp_path):
