@@ -331,9 +331,10 @@ class InferenceConfig:
     """How the network is run for search (never for training)."""
 
     backend: str = F("auto", "auto (time the available backends briefly at start, use the "
-                             "fastest; kept per machine), eager, folded (BatchNorm folded into "
-                             "the convolutions), openvino, openvino-bf16 (both need the 'fast' "
-                             "extra); CUDA runs eager")
+                             "fastest; kept per machine; bf16 only where the CPU has it "
+                             "natively), eager, folded (BatchNorm folded into the convolutions), "
+                             "openvino, openvino-bf16 (both need the 'fast' extra); CUDA runs "
+                             "eager")
     symmetry: str = F("average", "playing to win (evaluate, arena, play, analyse): average each "
                                  "position with its mirror, or none (docs/benchmarks.md)")
     selfplay_symmetry: str = F("random", "self-play: random (each position evaluated in a "

@@ -12,11 +12,14 @@ handed out.
   and ``torch.compile`` took 16 s per process: docs/benchmarks.md);
 * ``openvino``: the folded net compiled by OpenVINO (fp32), with the optional extra
   ``alphazero-c4[fast]``;
-* ``openvino-bf16``: the same at bf16 precision where the CPU has native bf16 (checked against
-  fp32 on all 6000 Pons positions: docs/benchmarks.md).
+* ``openvino-bf16``: the same at bf16 precision (checked against fp32 on all 6000 Pons
+  positions with the shipped net: values within 0.055, priors within 0.024, 26 top moves
+  changed, the same 313 raw-policy mistakes; tests/test_evaluators.py bounds it).
 
 ``backend: auto`` times every available backend for a fraction of a second and keeps the
-fastest (once per machine and net shape; ``resolve_backend``).
+fastest (once per machine and net shape; ``resolve_backend``). It considers bf16 only where
+the CPU computes it natively (``native_bf16``): elsewhere bf16 would be emulated, and a
+precision loss should be a choice made on purpose, never a timing accident.
 """
 
 from __future__ import annotations
@@ -99,6 +102,24 @@ def available_backends(device: torch.device) -> list[str]:
     return ["eager", "folded"] + (["openvino", "openvino-bf16"] if openvino_available() else [])
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively: AVX512-BF16 or AMX on x86, the BF16
+    extension on Arm (Linux's CPU flags; False where they cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = {f for ln in fh if ln.startswith(("flags", "Features"))
+                     for f in ln.split(":", 1)[1].split()}
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def auto_candidates(device: torch.device) -> list[str]:
+    """The backends ``auto`` times on ``device``: every available one, bf16 only where
+    native."""
+    return [n for n in available_backends(device) if not n.endswith("bf16") or native_bf16()]
+
+
 def _torch_forward(module: nn.Module, device: torch.device) -> Forward:
     cuda = device.type == "cuda"
     amp = autocast_dtype(device)
@@ -173,14 +194,20 @@ def _ov_core():
     return _CORE[0]
 
 
-def _openvino(net: ConnectNet, precision: str) -> Forward:
+def openvino_compiled(net: ConnectNet, precision: str):
+    """``net`` compiled by OpenVINO for this process's CPU threads at ``precision`` (f32 or
+    bf16)."""
     # No CPU pinning: OpenVINO would pin every process's inference thread to the same core,
-    # so two self-play workers on two cores would share one (tests/test_evaluators.py).
-    compiled = _ov_core().compile_model(_openvino_model(net), "CPU", {
+    # so two self-play workers on two cores would share one (measured: each busy about half
+    # the time; tests/test_evaluators.py checks the setting).
+    return _ov_core().compile_model(_openvino_model(net), "CPU", {
         "INFERENCE_NUM_THREADS": torch.get_num_threads(), "NUM_STREAMS": 1,
         "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision,
         "ENABLE_CPU_PINNING": False})
-    request = compiled.create_infer_request()
+
+
+def _openvino(net: ConnectNet, precision: str) -> Forward:
+    request = openvino_compiled(net, precision).create_infer_request()
 
     def forward(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         request.infer({0: planes})
@@ -261,10 +288,10 @@ def _calibrate(key: str, net: ConnectNet, device: torch.device) -> tuple[str, di
     except (OSError, ValueError):
         known = {}
     hit = known.get(key)
-    if hit and hit["backend"] in available_backends(device):
+    if hit and hit["backend"] in auto_candidates(device):
         return hit["backend"], hit["rates"]
     rates = {name: round(throughput(backend_forward(net, name, device), 64, 0.2), 1)
-             for name in available_backends(device)}
+             for name in auto_candidates(device)}
     best = max(rates, key=rates.get)
     try:
         os.makedirs(cache_dir(), exist_ok=True)
@@ -277,14 +304,14 @@ def _calibrate(key: str, net: ConnectNet, device: torch.device) -> tuple[str, di
 def resolve_backend(name: str, net: ConnectNet,
                     device: torch.device | None = None) -> tuple[str, dict[str, float]]:
     """``(backend, {backend: positions/s})``: ``name`` itself (no timings) unless it is
-    ``auto``, which times every available backend at batch 64 on this process's threads and
-    picks the fastest. The choice is kept per machine, library versions, net shape and thread
+    ``auto``, which times ``auto_candidates`` at batch 64 on this process's threads and picks
+    the fastest. The choice is kept per machine, library versions, net shape and thread
     count, in this process and in ``cache_dir()/calibration.json`` (delete it to time again)."""
     device = device or next(net.parameters()).device
     if name != "auto":
         return name, {}
-    if len(available_backends(device)) == 1:
-        return available_backends(device)[0], {}
+    if len(auto_candidates(device)) == 1:
+        return auto_candidates(device)[0], {}
     c = net.cfg
     key = (f"{_machine()} | {c.blocks}x{c.channels}/{c.policy_channels}/{c.value_channels}/"
            f"{c.value_hidden} | {device} | {torch.get_num_threads()} threads")

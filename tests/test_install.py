@@ -21,9 +21,15 @@ def test_packaged_checkpoint_is_found_after_a_non_editable_install(tmp_path):
         shutil.copytree(ROOT / name, src / name, symlinks=True,
                         ignore=shutil.ignore_patterns("__pycache__"))
     env_dir = tmp_path / "venv"
-    # The machine's torch and friends are reused; the package itself is installed fresh.
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
+    # The running interpreter's torch and friends are reused, whether it is a virtual
+    # environment or the system Python: its package folders are listed after the new
+    # environment's own (plain paths, so its editable install of this checkout stays out).
+    inner = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    outer = [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
+    (Path(inner) / "outer-packages.pth").write_text("\n".join(outer) + "\n")
     subprocess.run([py, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     str(src)], check=True, capture_output=True, cwd=tmp_path)
     where = subprocess.run(
