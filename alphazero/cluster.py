@@ -1,8 +1,8 @@
 """Self-play on a Ray cluster: the same games as the local pool, spread over nodes.
 
 The driver (the machine running ``alphazero pipeline --ray ...``) puts the checkpoint's bytes in
-Ray's object store, starts ``selfplay.workers`` actors (one CPU each, or one GPU each when
-``selfplay.device`` is cuda), and hands each actor groups of chunks. An actor plays a group
+Ray's object store, starts ``selfplay.workers`` actors (one CPU each, and a fair share of the cluster's GPUs
+when ``selfplay.device`` is cuda, or auto on a cluster with GPUs: ``actor_gpus``), and hands each actor groups of chunks. An actor plays a group
 with all its games in flight and returns each finished chunk's file bytes; the driver writes
 them into the run folder atomically, so nodes need no shared file system. An actor that dies
 is restarted by Ray and its group retried; a group that keeps failing is retried on the other
@@ -34,6 +34,18 @@ def _ray():
     except ImportError:
         raise WorkerError("--ray needs the Ray extra: pip install -e \".[ray]\"") from None
     return ray
+
+
+def actor_gpus(device: str, cluster_gpus: float, actors: int) -> float:
+    """The GPUs each of ``actors`` asks Ray for: none on CPU (or where the cluster has none
+    and ``device`` is auto); else a fair share of the cluster's, at most one each, so that
+    several actors share one GPU instead of the second waiting for a whole one for ever."""
+    if device == "cpu" or (device == "auto" and not cluster_gpus):
+        return 0.0
+    if not cluster_gpus:
+        raise WorkerError(f"selfplay.device is {device!r} but the Ray cluster has no GPU; "
+                          "set selfplay.device=auto or cpu, or add GPU nodes")
+    return min(1.0, cluster_gpus / max(actors, 1))
 
 
 def connect(address: str) -> Any:
@@ -117,10 +129,11 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
     ckpt_ref = ray.put(ckpt_bytes)
     per_group = max(1, sp.parallel_games // sp.chunk_games)
     groups = [todo[i:i + per_group] for i in range(0, len(todo), per_group)]
-    gpu = 1 if sp.device.startswith("cuda") else 0
-    actor_cls = ray.remote(num_cpus=1, num_gpus=gpu, max_restarts=2,
+    n_actors = min(sp.workers, len(groups))
+    gpus = actor_gpus(sp.device, ray.cluster_resources().get("GPU", 0.0), n_actors)
+    actor_cls = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=2,
                            max_task_retries=2)(SelfPlayActor)
-    actors = [actor_cls.remote(net, mcts, sp, sp.seed, inference) for _ in range(min(sp.workers, len(groups)))]
+    actors = [actor_cls.remote(net, mcts, sp, sp.seed, inference) for _ in range(n_actors)]
     t0 = time.perf_counter()
     bar = reporter.bar(sum(len(chunk_games(c, sp)) for c in todo), "self-play (ray)", "game")
     pending: dict[Any, tuple[int, list[int], int]] = {}

@@ -1,7 +1,6 @@
 """The evaluator stack: mirror symmetry, the position cache, counters; and the inference
 backends against eager fp32."""
 
-
 import numpy as np
 import pytest
 import torch
