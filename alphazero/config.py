@@ -117,6 +117,10 @@ class MCTSConfig:
     reuse_tree: bool = F(True, "keep the subtree of the position reached (the move played, and "
                                "in play and arena the reply) for the next search, which then "
                                "runs only the simulations its root lacks; puct only")
+    reuse_noised_root: bool = F(True, "self-play with reuse_tree: a root that gets Dirichlet "
+                                      "noise keeps its subtree's visits too (false: it is "
+                                      "searched afresh, so every visit is made under the noise; "
+                                      "its positions mostly come from the cache)")
     compiled: bool = F(True, "run each simulation's tree step compiled with numba when it is "
                              "installed (alphazero-c4[fast]; the same trees as numpy, several "
                              "times cheaper); puct only; false = always numpy")

@@ -52,11 +52,15 @@ class GameRecord:
 @dataclass
 class PlayStats:
     """Batch occupancy of one ``play_games``: ``steps`` batched searches, ``live`` games
-    summed over them, out of ``slots`` games in flight at most."""
+    summed over them, out of ``slots`` games in flight at most; ``noised_visits`` at roots
+    searched under Dirichlet noise, ``inherited_visits`` of them made before the noise (a
+    reused subtree's)."""
 
     steps: int = 0
     live: int = 0
     slots: int = 0
+    noised_visits: int = 0
+    inherited_visits: int = 0
 
 
 def game_rng(seed: int, game_id: int) -> np.random.Generator:
@@ -114,10 +118,10 @@ class GameHistory:
 
 def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
                   rngs: list[np.random.Generator], full: np.ndarray,
-                  tree: Tree | None) -> tuple[np.ndarray, ...]:
+                  tree: Tree | None, stats: PlayStats) -> tuple[np.ndarray, ...]:
     """Search every game, the ``full`` ones with the full budget and root noise, the others
     with ``sp.fast_simulations`` and no Dirichlet noise (playout-cap randomisation), each from
-    its reused ``tree`` row when given.
+    its reused ``tree`` row when given (a noised root only with ``mcts.reuse_noised_root``).
 
     Returns (visits int [B, 7], policy float32 [B, 7], best int [B], root_value float32 [B],
     the searched trees in the order of ``boards``).
@@ -141,8 +145,14 @@ def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: Self
         elif is_full and mcts.dirichlet_fraction > 0:
             noise = dirichlet_noise(batch_legal(sub.mask), mcts.dirichlet_alpha, sub_rngs)
         sub_tree = tree if tree is None or sel.size == b else tree.take(sel)
+        if noise is not None and sub_tree is not None and not mcts.reuse_noised_root:
+            sub_tree = None
         res = search(sub, evaluate, mcts, root_noise=noise, gumbel=g,
                      num_simulations=None if is_full else sp.fast_simulations, tree=sub_tree)
+        if noise is not None:
+            stats.noised_visits += int(res.visits.sum())
+            if sub_tree is not None:
+                stats.inherited_visits += int(sub_tree.edge_n[:, ROOT].sum())
         visits[sel], policy[sel], best[sel] = res.visits, res.policy, res.best
         root_value[sel] = res.root_value
         trees.append(res.tree)
@@ -202,7 +212,7 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         else:
             full = np.ones(len(live), bool)
         visits, policy, best, root_value, searched = _search_split(
-            boards, evaluate, mcts, sp, act_rngs, full, tree)
+            boards, evaluate, mcts, sp, act_rngs, full, tree, stats)
         if mcts.root_selection == "gumbel":
             cols = best
         else:
@@ -318,7 +328,8 @@ def work_stats(evaluate, play: PlayStats, cpu_seconds: float) -> dict:
     """What one worker reports of its self-play: the evaluator's counters (``evaluators.
     EvalStats``), batched searches, live games summed over them, slots, and its CPU seconds."""
     return {**evaluate.stats.as_dict(), "steps": play.steps, "live": play.live,
-            "slots": play.slots, "cpu_seconds": cpu_seconds}
+            "slots": play.slots, "noised_visits": play.noised_visits,
+            "inherited_visits": play.inherited_visits, "cpu_seconds": cpu_seconds}
 
 
 def _worker(job: WorkerJob, worker_id: int, messages: mp.Queue, cpu_mark: float) -> float:
@@ -443,7 +454,8 @@ def work_summary(stats: dict) -> dict:
     """The self-play workers' inference figures: backend, network evaluations per worker
     CPU-second, finished positions per worker CPU-second, cache hit rate, mean batch
     occupancy, the network's share of the workers' CPU and its evaluations per second of its
-    own CPU time, ``worker_core_use`` (the workers' CPU over their wall time: 1.0 = each kept
+    own CPU time, the share of the visits at noised roots made before the noise (inherited
+    from a reused subtree), ``worker_core_use`` (the workers' CPU over their wall time: 1.0 = each kept
     its core busy; two workers sharing one core read 0.5), and the largest worker's memory
     when they ran in a pool (empty when this run of the iteration played no game)."""
     w = stats.get("work")
@@ -456,6 +468,8 @@ def work_summary(stats: dict) -> dict:
             "mean_batch_occupancy": (round(w["live"] / (w["steps"] * w["slots"]), 4)
                                      if w["steps"] else 0.0),
             "net_cpu_share": round(w["net_seconds"] / w["cpu_seconds"], 4),
+            **({"noised_visits_inherited": round(w["inherited_visits"] / w["noised_visits"], 4)}
+               if w.get("noised_visits") else {}),
             "net_evals_per_net_s": (round(w["net_positions"] / w["net_seconds"], 1)
                                     if w["net_seconds"] else 0.0),
             **({"worker_core_use": round(

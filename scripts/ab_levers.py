@@ -96,6 +96,13 @@ EXPERIMENTS = {
         "random_openings": (["selfplay.random_opening_moves=10"],
                             "every game starts after 0-10 uniformly random moves"),
     },
+    "noise": {
+        "reuse": (["mcts.reuse_noised_root=true"],
+                  "a noised root keeps its reused subtree's visits (the noise steers only the "
+                  "simulations still to run)"),
+        "fresh": (["mcts.reuse_noised_root=false"],
+                  "a noised root is searched afresh: every visit made under the noise"),
+    },
 }
 
 #: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm
@@ -103,6 +110,7 @@ EXPERIMENTS = {
 #: a newer net ships. "plateau": leg 5's iteration 34, shipped at the time.
 WARM_STARTS = {
     "plateau": "ce91965",
+    "noise": "d638db4",  # leg 9's iteration 58, shipped
 }
 
 
