@@ -29,6 +29,22 @@ from .game import COLS, batch_mirror
 EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over uint64 [n] (wrapping): every input bit moves every output
+    bit. The one hash behind the random mirror's coin and the validation split."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def canonical_keys(own: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The key ``own + mask`` of each position (uint64 [n]) or of its mirror, whichever is
+    smaller: one key for a position and its mirror image."""
+    keys = own + mask
+    return np.minimum(keys, batch_mirror(keys))
+
+
 @jit
 def _find(table, key, bits, width):
     """The slot of ``key`` in ``table`` [size], or the free slot where it would go: its

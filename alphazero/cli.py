@@ -156,6 +156,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.close()
     val = f", validation loss {fit.val['total']:.4f}" if fit.val else ""
+    if fit.val_unseen:
+        val += (f" ({fit.val_unseen['total']:.4f} on the {fit.unseen_share:.0%} of held-out "
+                "positions not in training)")
     print(f"train: {fit.positions} positions ({fit.held_out} held out) from {fit.files} files, "
           f"net {start.net.cfg.describe()}, device {device}: {fit.steps} steps, loss "
           f"{fit.train['total']:.4f} (value {fit.train['value']:.4f}, policy "

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .encoder import mirror_planes, mirror_policy
+from .cache import canonical_keys, mix64
+from .encoder import decode, mirror_planes, mirror_policy
 from .shards import DataError, Samples, read_samples
 
 _NOT_DATA = (".tmp", ".json", ".jsonl", ".yaml", ".yml", ".txt", ".md", ".pt", ".log")
@@ -101,11 +102,7 @@ def is_held_out(game: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
     """Whether each game id (int64 [n]) is a validation game: a fixed hash of (seed, id) below
     ``fraction``. The verdict depends on nothing else, so it never changes during a run."""
     with np.errstate(over="ignore"):
-        x = game.astype(np.uint64) ^ (np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15))
-        # splitmix64's finaliser: every input bit moves every output bit.
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        x = x ^ (x >> np.uint64(31))
+        x = mix64(game.astype(np.uint64) ^ (np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)))
     return (x >> np.uint64(11)).astype(np.float64) / 2.0 ** 53 < fraction
 
 
@@ -117,6 +114,17 @@ def split_by_game(game: np.ndarray, fraction: float,
     if held.all():
         held[:] = False
     return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def unseen(held_out: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Which of the ``held_out`` positions (planes int8 [n, 3, 6, 7]) occur nowhere among
+    the ``train`` positions (planes [m, 3, 6, 7]), not even as a mirror image: bool [n].
+    Held-out games share their openings with training games, so a loss over all held-out
+    positions partly measures memory; over these, it measures generalisation."""
+    def keys(planes: np.ndarray) -> np.ndarray:
+        b = decode(planes)
+        return canonical_keys(b.own, b.mask)
+    return ~np.isin(keys(held_out), keys(train))
 
 
 def minibatches(samples: Samples, targets: np.ndarray, batch_size: int,

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .cache import PositionTable
+from .cache import PositionTable, canonical_keys, mix64
 from .game import COLS, Boards, Evaluate, batch_mirror
 
 SYMMETRIES = ("none", "average", "random")
@@ -66,23 +66,14 @@ def mirrored(boards: Boards) -> Boards:
     return Boards(batch_mirror(boards.own), batch_mirror(boards.mask))
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser over uint64 [n]: every input bit moves every output bit."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
 def mirror_coin(boards: Boards, salt: np.uint64) -> np.ndarray:
     """Whether ``random`` evaluates each position (bool [B]) mirrored: a coin drawn from a
     hash of the pair {position, mirror} and ``salt``, flipped for the non-canonical member of
     the pair. A position and its mirror thus always send the same orientation to the net, and
     the answer never depends on the batch, the call order or what a cache holds."""
     keys = boards.own + boards.mask
-    mirror = batch_mirror(keys)
-    canonical = np.minimum(keys, mirror)
-    coin = (_mix(canonical ^ salt) & np.uint64(1)).astype(bool)
-    return coin ^ (mirror < keys)
+    coin = (mix64(canonical_keys(boards.own, boards.mask) ^ salt) & np.uint64(1)).astype(bool)
+    return coin ^ (batch_mirror(keys) < keys)
 
 
 def symmetric(evaluate: Evaluate, mode: str, seed: int = 0) -> Evaluate:
@@ -100,7 +91,7 @@ def symmetric(evaluate: Evaluate, mode: str, seed: int = 0) -> Evaluate:
                 np.float32)
         return average
     if mode == "random":
-        salt = np.uint64(_mix(np.array([seed], np.uint64))[0])
+        salt = mix64(np.array([seed], np.uint64))[0]
 
         def random_mirror(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
             flip = mirror_coin(boards, salt)

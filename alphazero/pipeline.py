@@ -366,7 +366,8 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
     reporter.scalar("selfplay/positions", sp["positions"], it)
     reporter.scalar("selfplay/positions_per_s", sp["positions_per_s"], it)
     for key in ("evals_per_cpu_s", "positions_per_cpu_s", "cache_hit_rate",
-                "mean_batch_occupancy", "net_cpu_share", "worker_core_use", "worker_rss_mb"):
+                "mean_batch_occupancy", "net_cpu_share", "noised_visits_inherited",
+                "worker_core_use", "worker_rss_mb"):
         if key in sp:
             reporter.scalar(f"selfplay/{key}", sp[key], it)
     if sp.get("mean_game_moves"):
@@ -387,9 +388,11 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
                       "solver-labelled positions per iteration, grid every 10%", it)
     # Per-iteration means of the losses, on the iteration axis of every chart above (the
     # train/ and val/ tags are per optimizer step).
-    for part in ("train", "val"):
-        for k, x in row[part].items():
+    for part in ("train", "val", "val_unseen"):
+        for k, x in row.get(part, {}).items():
             reporter.scalar(f"iteration_{part}/{k}", x, it)
+    if row.get("val_unseen_share") is not None:
+        reporter.scalar("iteration_val_unseen/share", row["val_unseen_share"], it)
     if row.get("policy_mistakes") is not None:
         reporter.hparams(hparams, {"hparam/policy_mistakes": row["policy_mistakes"],
                                    "hparam/elo": row["elo"]}, it)
@@ -450,6 +453,8 @@ def summary_line(row: dict, total: int) -> str:
     t, v, a = row["train"], row["val"], row["arena"]
     refs = " ".join(f"{k} {r['score']:.0%}" for k, r in row.get("reference", {}).items())
     val = (f"val {v['total']:.3f}" if v else "val n/a (no game held out)")
+    if row.get("val_unseen"):
+        val += f" unseen {row['val_unseen']['total']:.3f} ({row['val_unseen_share']:.0%})"
     strength = ""
     if row.get("policy_mistakes") is not None:
         policy = _rate(row["policy_mistakes"], row.get("policy_positions"))
@@ -478,6 +483,8 @@ def _row(it: int, cfg: Config, played: dict, stats: dict, train_meta: dict, ev: 
                      **work_summary(stats)},
         "train": train_meta.get("train", {}),
         "val": train_meta.get("val", {}),
+        "val_unseen": train_meta.get("val_unseen", {}),
+        "val_unseen_share": train_meta.get("unseen_share"),
         "window_positions": train_meta.get("window_positions"),
         "train_steps": train_meta.get("steps"),
         "global_step": train_meta.get("global_step"),

@@ -13,7 +13,7 @@ import dataclasses
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -22,7 +22,7 @@ import torch.nn.functional as Fn
 
 from . import checkpoint, faults
 from .config import TrainConfig
-from .dataset import load_dataset, minibatches, split_by_game, value_targets
+from .dataset import load_dataset, minibatches, split_by_game, unseen, value_targets
 from .net import ConnectNet, autocast_dtype
 from .report import SILENT, Reporter
 from .shards import Samples
@@ -112,7 +112,9 @@ def _norm(tensors: list[torch.Tensor]) -> float:
 @dataclass
 class FitResult:
     """One ``fit``: steps taken, mean training losses, validation losses, speed; and, from
-    ``train_and_save``, the positions trained on and held out and the files they came from."""
+    ``train_and_save``, the positions trained on and held out and the files they came from,
+    and the validation losses over the held-out positions that occur nowhere in training
+    (``val_unseen``; ``unseen_share`` of the held-out positions)."""
 
     steps: int
     train: dict[str, float]
@@ -122,6 +124,8 @@ class FitResult:
     positions: int = 0
     held_out: int = 0
     files: int = 0
+    val_unseen: dict[str, float] = field(default_factory=dict)
+    unseen_share: float = 0.0
 
 
 class Trainer:
@@ -247,10 +251,18 @@ def train_and_save(start: checkpoint.Checkpoint, dirs: list[str], cfg: TrainConf
     tr, va = split_by_game(ds.game, cfg.validation_fraction, cfg.seed)
     trainer = Trainer(start.net, cfg, device, optimizer_state=start.optimizer,
                       reporter=reporter, global_step=int(start.meta.get("global_step", 0)))
-    fit = trainer.fit(ds.samples.take(tr), ds.samples.take(va), seed=seed)
+    train, val = ds.samples.take(tr), ds.samples.take(va)
+    fit = trainer.fit(train, val, seed=seed)
+    new = np.flatnonzero(unseen(val.states, train.states)) if len(val) else np.zeros(0, int)
+    val_unseen = trainer.evaluate(val.take(new))
+    for k, x in val_unseen.items():
+        reporter.scalar(f"val_unseen/{k}", x, trainer.global_step)
+    share = round(len(new) / len(val), 4) if len(val) else 0.0
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     checkpoint.save(out, trainer.net, iteration=iteration, optimizer=trainer.opt,
                     meta={"global_step": trainer.global_step, "train": fit.train, "val": fit.val,
+                          "val_unseen": val_unseen, "unseen_share": share,
                           "steps": fit.steps, "samples_per_s": fit.samples_per_s,
                           "window_positions": len(ds.samples)})
-    return dataclasses.replace(fit, positions=len(tr), held_out=len(va), files=ds.files)
+    return dataclasses.replace(fit, positions=len(tr), held_out=len(va), files=ds.files,
+                               val_unseen=val_unseen, unseen_share=share)

@@ -229,3 +229,31 @@ def test_resume_takes_weight_decay_and_optimizer_from_the_config():
     assert isinstance(sgd.opt, torch.optim.SGD) and np.isfinite(fit.train["total"])
     assert sgd.opt.param_groups[0]["momentum"] == 0.8
     assert len(notices) == 1 and "fresh sgd optimizer" in notices[0]
+
+
+def test_unseen_positions_are_those_nowhere_in_training_even_mirrored(tmp_path):
+    from alphazero.dataset import unseen
+    from alphazero.train import train_and_save
+    from alphazero import checkpoint
+
+    a = Samples.concat([r.samples for r in games(6, seed=1)])
+    b = Samples.concat([r.samples for r in games(6, seed=2)])
+    train = a.states[::2]
+    held = np.concatenate([a.states[1::2], mirror_planes(train[:10]).copy(), b.states])
+    new = unseen(held, train)
+    # The truth, one position at a time: equal to a training position or to its mirror.
+    seen = {p.tobytes() for p in train} | {mirror_planes(p).copy().tobytes() for p in train}
+    assert np.array_equal(new, [p.tobytes() not in seen for p in held])
+    assert not new[len(a.states[1::2]):len(a.states[1::2]) + 10].any()  # mirrors are seen
+    assert new.any() and not new.all()  # the empty board opens every game
+    # Training reports both losses, and the share of held-out positions new to it.
+    d = tmp_path / "iter_0001"
+    d.mkdir()
+    shard(d, "chunk_00000.pkl", games(12, seed=3))
+    torch.manual_seed(0)
+    start = checkpoint.Checkpoint(build_net(NetConfig(preset="tiny")), NetConfig(preset="tiny"),
+                                  0, None, {})
+    cfg = TrainConfig(batch_size=16, epochs=0.2, validation_fraction=0.3, device="cpu")
+    fit = train_and_save(start, [str(d)], cfg, torch.device("cpu"), str(tmp_path / "c.pt"), 1)
+    assert fit.val and fit.val_unseen and 0 < fit.unseen_share < 1
+    assert checkpoint.load(tmp_path / "c.pt").meta["unseen_share"] == fit.unseen_share
