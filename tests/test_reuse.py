@@ -130,3 +130,23 @@ def test_rerooting_at_the_root_takes_whole_rows_and_concat_puts_them_back():
     back = both.reroot(np.argsort(np.array([2, 0, 1])), np.full(3, ROOT), 0)
     for row in range(3):
         assert subtree(back, row, ROOT) == subtree(t, row, ROOT)
+
+
+def test_a_noised_root_is_searched_afresh_unless_told_to_reuse_its_visits():
+    from alphazero.selfplay import PlayStats
+
+    sp = SelfPlayConfig(games=6, parallel_games=6, seed=3, full_search_prob=0.5,
+                        fast_simulations=8)
+    moves = {}
+    for keep in (True, False):
+        stats = PlayStats()
+        cfg = MCTSConfig(num_simulations=32, reuse_noised_root=keep)
+        games = list(play_games(hashed_evaluator, cfg, sp, range(6), stats))
+        recorded = sum(len(g.samples) for g in games)
+        moves[keep] = {g.game_id: g.moves for g in games}
+        assert stats.noised_visits >= 32 * recorded  # every full search was noised
+        if keep:
+            assert 0 < stats.inherited_visits < stats.noised_visits
+        else:  # no visit made before the noise; exactly the budget at every noised root
+            assert stats.inherited_visits == 0 and stats.noised_visits == 32 * recorded
+    assert moves[True] != moves[False]

@@ -298,3 +298,25 @@ def test_games_do_not_depend_on_batching_workers_or_the_cache(tmp_path, backend)
             assert np.array_equal(states, o_states) and np.array_equal(z, o_z), gid
             assert np.array_equal(policies, o_policies), gid
             assert np.allclose(q, o_q, rtol=0, atol=q_tol), gid
+
+
+def test_stored_root_values_are_from_the_side_to_move():
+    # The shipped net and the real evaluator: in a won game the winner, to move before its
+    # last move, stores q > 0 (its win in one is in the tree); over a game, q agrees in sign
+    # with the result z far more often than not (a lost side expects to lose).
+    from alphazero.checkpoint import default_path, load
+    from alphazero.inference import make_evaluator
+
+    ev = make_evaluator(load(default_path()).net, backend="auto", cache_size=10_000)
+    sp = SelfPlayConfig(games=12, parallel_games=12, temperature_moves=6, seed=2)
+    records = list(play_games(ev, MCTSConfig(num_simulations=24), sp, range(12)))
+    won = [g for g in records if g.result != 0]
+    assert len(won) >= 6
+    for g in won:
+        assert g.samples.root_values[-1] > 0.5, g.game_id
+        assert g.samples.values[-1] == 1.0
+    z = np.concatenate([g.samples.values for g in won])
+    q = np.concatenate([g.samples.root_values for g in won])
+    late = np.concatenate([np.arange(len(g.samples)) >= len(g.samples) - 6 for g in won])
+    assert np.mean(np.sign(q[late]) == z[late]) > 0.8
+    assert np.corrcoef(q, z)[0, 1] > 0.5

@@ -191,12 +191,20 @@ def test_validation_games_never_reach_training_across_a_sliding_window(tmp_path,
         return tr, va
 
     monkeypatch.setattr(train, "split_by_game", spy)
+    windows = []
+    real_load = train.load_dataset
+    monkeypatch.setattr(train, "load_dataset",
+                        lambda dirs, *a: windows.append(list(dirs)) or real_load(dirs, *a))
     cfg = config.load("configs/smoke.yaml", [
         "pipeline.iterations=6", "train.replay_iterations=2", "train.validation_fraction=0.3",
         "selfplay.workers=1", "pipeline.eval_games=0", "pipeline.positions_eval=false"])
     pipeline.create_run(str(tmp_path / "run"), cfg)
     pipeline.run(str(tmp_path / "run"))
     assert len(seen) == 6
+    # The window is exactly the last replay_iterations folders, oldest first.
+    data = tmp_path / "run" / "data"
+    assert windows == [[str(data / f"iter_{i:04d}") for i in range(max(1, it - 1), it + 1)]
+                       for it in range(1, 7)]
     trained = set().union(*(t for t, _ in seen))
     held = set().union(*(v for _, v in seen))
     assert held and not trained & held
