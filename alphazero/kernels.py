@@ -2,7 +2,8 @@
 
 ``mcts.select``, ``expand`` and ``backup`` are the reference: numpy steps over all games at
 once, each a few dozen array operations per tree level. Once the network is fast, that per-step
-cost is a third of a self-play worker's CPU. ``simulate`` does the same simulation in two
+cost is about a tenth of a self-play worker's CPU (the network's share rose from 0.74 to
+0.86 when it was compiled: docs/benchmarks.md). ``simulate`` does the same simulation in two
 compiled passes around the one network call: ``_descend`` walks every game's path, creates its
 new node and gathers the positions to evaluate; ``_complete`` stores their priors and values and
 backs every path up. The trees come out bit for bit the same as numpy's (the tests compare every
