@@ -397,12 +397,89 @@ class Config:
     arena: ArenaConfig = Sub(ArenaConfig, "arena and promotion")
     inference: InferenceConfig = Sub(InferenceConfig, "running the network for search")
     pipeline: PipelineConfig = Sub(PipelineConfig, "the iteration loop")
+    schedule: dict[str, dict[int, Any]] = F({}, (
+        "settings that change as the run goes on: 'section.key: {iteration: value, ...}', "
+        "each value in force from its iteration on (before the first, the section's own); "
+        "e.g. train.value_q_weight: {1: 0.0, 27: 0.5}; any setting but net.*, seeds, devices, "
+        "workers and pipeline.iterations. Keyed by iteration, so extending a run never "
+        "changes what an iteration ran with"))
 
     def validate(self) -> Config:
-        """Check every section; raises ``ConfigError`` naming the key. Returns self."""
+        """Check every section and every scheduled value; raises ``ConfigError`` naming the
+        key. Returns self."""
         for f in fields(self):
-            getattr(self, f.name).validate(f.name)
+            if f.name != "schedule":
+                getattr(self, f.name).validate(f.name)
+        for key, steps in self.schedule.items():
+            _schedulable(key)
+            for it in steps:
+                if not isinstance(it, int) or isinstance(it, bool) or it < 1:
+                    raise ConfigError(f"schedule.{key}: iteration {it!r} is not a whole "
+                                      "number >= 1")
+        for it in sorted({it for steps in self.schedule.values() for it in steps}):
+            self.at(it)
         return self
+
+    def at(self, iteration: int) -> Config:
+        """The config iteration ``iteration`` runs with: every scheduled setting at its value
+        in force then (validated; ``ConfigError`` names the schedule entry)."""
+        sections: dict[str, dict[str, Any]] = {}
+        for key, steps in self.schedule.items():
+            started = [it for it in steps if it <= iteration]
+            if started:
+                section, name = key.split(".")
+                tp = typing.get_type_hints(type(getattr(self, section)))[name]
+                value = _coerce(steps[max(started)], tp, f"schedule.{key}")
+                sections.setdefault(section, {})[name] = value
+        out = dataclasses.replace(self, **{s: dataclasses.replace(getattr(self, s), **v)
+                                           for s, v in sections.items()})
+        for s in sections:
+            try:
+                getattr(out, s).validate(s)
+            except ConfigError as e:
+                raise ConfigError(f"schedule at iteration {iteration}: {e}") from None
+        return out
+
+    def scheduled(self, iteration: int) -> dict[str, Any]:
+        """``{"section.key": value}`` of every scheduled setting at ``iteration``."""
+        cfg = self.at(iteration)
+        return {k: getattr(getattr(cfg, k.split(".")[0]), k.split(".")[1])
+                for k in self.schedule}
+
+
+#: Settings a schedule may not change: what the nets, the random streams, the devices and the
+#: worker processes are fixed by for a whole run.
+_FIXED = ("net.", "pipeline.iterations", ".seed", ".device", "selfplay.workers")
+
+
+def _schedulable(key: str) -> None:
+    """Raise ``ConfigError`` unless ``key`` ("section.name") names a setting a schedule may
+    change."""
+    section, _, name = key.partition(".")
+    known = {f.name: f for f in fields(Config) if f.name != "schedule"}
+    if section not in known or name not in {f.name for f in fields(known[section].default_factory)}:
+        raise ConfigError(f"schedule: unknown setting {key!r}; name one as section.key, e.g. "
+                          "train.value_q_weight")
+    if key.startswith(_FIXED[0]) or any(key == f or key.endswith(f) for f in _FIXED[1:]):
+        raise ConfigError(f"schedule: {key!r} is fixed for a whole run and cannot be scheduled")
+
+
+def _flat_schedule(data: Any) -> Any:
+    """A schedule written nested (``train: {value_q_weight: {...}}``, as ``--set
+    schedule.train.value_q_weight=...`` writes it) as flat ``section.key`` entries."""
+    if not isinstance(data, dict):
+        return data
+    flat = {}
+    for k, v in data.items():
+        if "." not in str(k) and isinstance(v, dict):
+            flat.update({f"{k}.{name}": steps for name, steps in v.items()})
+        else:
+            flat[k] = v
+    for k, steps in flat.items():
+        if not isinstance(steps, dict):
+            raise ConfigError(f"schedule.{k}: expected iteration: value pairs, e.g. "
+                              f"{{1: {steps!r}, 20: ...}}, got {steps!r}")
+    return flat
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,6 +507,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             except ConfigError as e:
                 errors.append(e)
         raise errors[0]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        k_tp, v_tp = typing.get_args(tp) or (Any, Any)
+        return {_coerce(k, k_tp, key): _coerce(v, v_tp, f"{key}.{k}") for k, v in value.items()}
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
@@ -524,6 +606,8 @@ def load(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str
         if not isinstance(data, dict):
             raise ConfigError(f"config file {os.fspath(path)!r} must hold a mapping of sections")
     data = apply_overrides(data, overrides)
+    if cls is Config and "schedule" in data:
+        data["schedule"] = _flat_schedule(data["schedule"])
     cfg = from_dict(cls, data)
     return cfg.validate()
 

@@ -179,7 +179,8 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
         return read_metrics(paths.metrics)
     console.line(f"run {run_dir}: iterations {todo[0]}..{total} of {total}, net "
                  f"{cfg.net.describe()}, {cfg.mcts.num_simulations} sims, device {device}")
-    positions = load_positions(path_of(PONS))[::5] if cfg.pipeline.positions_eval else []
+    scored = cfg.pipeline.positions_eval or "pipeline.positions_eval" in cfg.schedule
+    positions = load_positions(path_of(PONS))[::5] if scored else []
     _prepare_folder(paths)
     writer = SummaryWriter(paths.tb)
     reporter = dataclasses.replace(console, writer=writer, metrics=paths.metrics)
@@ -214,8 +215,11 @@ def _prepare_folder(paths: RunPaths) -> None:
 def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[LabelledPosition],
               reporter: Reporter, ray_address: str | None = None,
               pool: WorkerPool | None = None) -> dict:
-    """One iteration; each step is skipped when its output file already exists. ``pool``:
-    self-play processes kept across iterations."""
+    """One iteration, with the settings ``cfg.schedule`` has in force at ``it``; each step is
+    skipped when its output file already exists. ``pool``: self-play processes kept across
+    iterations."""
+    cfg = cfg.at(it)
+    positions = positions if cfg.pipeline.positions_eval else []
     start = (_cpu_seconds(), time.perf_counter())
     stats = self_play(it, cfg, paths, reporter, ray_address, pool)
     # The pool's workers are not reaped until the run ends, so os.times cannot see them:
@@ -478,6 +482,7 @@ def _row(it: int, cfg: Config, played: dict, stats: dict, train_meta: dict, ev: 
          cpu: dict, wall: dict) -> dict:
     return {
         "iteration": it,
+        **({"scheduled": cfg.scheduled(it)} if cfg.schedule else {}),
         "selfplay": {**played, "positions_per_s": (stats["positions"] / stats["seconds"]
                                                    if stats["seconds"] else 0.0),
                      **work_summary(stats)},

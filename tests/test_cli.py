@@ -356,3 +356,20 @@ def test_show_replays_a_recorded_game(tmp_path, tiny_ckpt):
     assert f"Game 1 of chunk_00000.pkl: {n} recorded positions." in text
     assert text.count("target %") == n and "position 1, ply 0, X to move:" in text
     assert_user_error(az("show", out, "--game", "99"), "game 99 does not exist")
+
+
+def test_a_scheduled_pipeline_runs_each_iteration_with_its_settings(tmp_path):
+    run = tmp_path / "run"
+    proc = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet",
+              "--set", "schedule.mcts.num_simulations={2: 4}",
+              "--set", "schedule.selfplay.games={2: 4}",
+              "--set", "pipeline.eval_games=0")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["scheduled"] for r in rows] == [
+        {"mcts.num_simulations": 8, "selfplay.games": 8},
+        {"mcts.num_simulations": 4, "selfplay.games": 4}]
+    for it, sims, games in ((1, 8, 8), (2, 4, 4)):
+        shards = [read_samples(p) for p in sorted((run / "data" / f"iter_{it:04d}").iterdir())]
+        assert {s.meta["sims"] for s in shards} == {sims}
+        assert sum(s.meta["games"] for s in shards) == games

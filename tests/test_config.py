@@ -68,3 +68,36 @@ def test_exponent_floats_and_close_key_suggestions():
         load(None, ["train.lr=fast"])
     with pytest.raises(ConfigError, match="did you mean 'mcts.num_simulations'"):
         load(None, ["mcts.num_simulation=3"])
+
+
+def test_a_schedule_changes_settings_from_its_iterations_on(tmp_path):
+    cfg = load("configs/smoke.yaml", ["schedule.train.value_q_weight={1: 0.0, 3: 0.5}",
+                                      "schedule.mcts.num_simulations={2: 16, 4: 32}"])
+    # Before the first entry the section's own value; each entry in force from its iteration.
+    assert [cfg.at(i).mcts.num_simulations for i in (1, 2, 3, 4, 9)] == [8, 16, 16, 32, 32]
+    assert [cfg.at(i).train.value_q_weight for i in (1, 2, 3)] == [0.0, 0.0, 0.5]
+    assert cfg.scheduled(3) == {"train.value_q_weight": 0.5, "mcts.num_simulations": 16}
+    assert cfg.at(3).schedule == cfg.schedule  # the config an iteration runs with keeps it
+    # Written and read back as it was; a run extended later keeps every iteration's values.
+    dump(cfg, tmp_path / "c.yaml")
+    again = load(tmp_path / "c.yaml", ["pipeline.iterations=50"])
+    assert again.schedule == cfg.schedule
+    assert [again.at(i).mcts for i in range(1, 6)] == [cfg.at(i).mcts for i in range(1, 6)]
+    # Written nested in YAML, the same schedule.
+    (tmp_path / "n.yaml").write_text("schedule:\n  mcts:\n    num_simulations: {2: 16, 4: 32}\n")
+    assert load(tmp_path / "n.yaml").at(4).mcts.num_simulations == 32
+
+
+@pytest.mark.parametrize("override, match", [
+    ("schedule.net.channels={1: 16}", "fixed for a whole run"),
+    ("schedule.selfplay.seed={2: 1}", "fixed for a whole run"),
+    ("schedule.pipeline.iterations={2: 9}", "fixed for a whole run"),
+    ("schedule.train.nope={1: 3}", "unknown setting 'train.nope'"),
+    ("schedule.train.lr={0: 0.1}", "iteration 0"),
+    ("schedule.train.lr={2: abc}", "expected float"),
+    ("schedule.train.lr=0.1", "iteration: value pairs"),
+    ("schedule.arena.games={5: 3}", "at iteration 5: arena.games"),
+])
+def test_bad_schedules_name_the_entry(override, match):
+    with pytest.raises(ConfigError, match=match):
+        load("configs/smoke.yaml", [override])
