@@ -15,10 +15,12 @@ from .mcts import match_config, search
 from .shards import Samples
 
 
-def analyse(state: State, evaluate: Evaluate, mcts: MCTSConfig, sims: int) -> dict:
+def analyse(state: State, evaluate: Evaluate, mcts: MCTSConfig, sims: int,
+            solve: bool = True) -> dict:
     """The net's policy and value, the search's shares, Q and value at ``sims`` simulations
-    (none at 0), and the solver's scores when its extra is installed. Values are from the
-    side to move's view; lists are per column, None where a column is full or unvisited."""
+    (none at 0), and (``solve``) the solver's scores when its extra is installed. Values are
+    from the side to move's view; lists are per column, None where a column is full or
+    unvisited."""
     if state.is_terminal():
         raise ValueError("the game is over after these moves: there is nothing to analyse")
     boards = Boards.from_states([state])
@@ -32,6 +34,8 @@ def analyse(state: State, evaluate: Evaluate, mcts: MCTSConfig, sims: int) -> di
         out["search"] = {"shares": _per_column(res.policy[0], legal),
                          "q": _per_column(res.q[0], legal), "value": float(res.root_value[0]),
                          "best": int(res.best[0]) + 1}
+    if not solve:
+        return out
     try:
         out["solver"] = solver.scores(state)
     except solver.SolverUnavailable as e:

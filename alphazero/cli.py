@@ -228,7 +228,7 @@ def _at_least_one(args: argparse.Namespace, *flags: str) -> None:
     for flag in flags:
         value = getattr(args, flag)
         if value is not None and value < 1:
-            raise UserError(f"--{flag} {value}: use at least 1")
+            raise UserError(f"--{flag.replace('_', '-')} {value}: use at least 1")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -411,6 +411,31 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import checkpoint
+
+    try:
+        import uvicorn
+
+        from .serve import Limits, build
+    except ImportError:
+        raise UserError("serve needs the web extra: pip install 'alphazero-c4[web]'") from None
+    cfg = _config(args)
+    for flag in ("max_sims", "searches"):
+        _at_least_one(args, flag)
+    if args.run and not os.path.isdir(os.path.join(args.run, "data")):
+        raise UserError(f"--run {args.run!r} is not a run folder with self-play data (no "
+                        "data/ inside); pass the folder 'alphazero pipeline' wrote")
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port} is out of range: use 1 to 65535")
+    path = args.checkpoint or checkpoint.default_path()
+    app = build(path, args.run, Limits(args.max_sims, args.searches), cfg)
+    print(f"alphazero serve: {path or 'an untrained net'} at http://{args.host}:{args.port}/ "
+          "(Ctrl-C stops it)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from .analysis import render_game
     from .dataset import list_data_files
@@ -551,6 +576,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_analyse)
+
+    p = sub.add_parser("serve", help="play the net in a browser, watch it think, replay a run's "
+                                     "games (the web extra)")
+    _add_config_args(p)
+    p.add_argument("--checkpoint", metavar="PATH", help="net to serve (default: the shipped one)")
+    p.add_argument("--run", metavar="RUN_DIR", help="a run folder whose self-play games the page "
+                                                   "can replay (the only folder it reads)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                                                       "127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--max-sims", type=int, default=1600, help="most simulations a request may "
+                                                              "ask for (default 1600)")
+    p.add_argument("--searches", type=int, default=2, help="searches run at once; more requests "
+                                                           "wait, 8 at most, then get a 503")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("show", help="replay a recorded self-play game with its policy targets "
                                     "and values")

@@ -47,3 +47,14 @@ def scores(state: State) -> list[int | None]:
         [[state.cell(r, c) for c in range(COLS)] for r in range(ROWS - 1, -1, -1)])
     by_col = _agent().score_all_moves(board)
     return [by_col.get(c) if state.is_legal(c) else None for c in range(COLS)]
+
+
+def verdict(score: int, ply: int) -> dict:
+    """A column's score (Pons' convention) at a position of ``ply`` stones, in words for a
+    person: ``{"result": "win" | "draw" | "loss", "moves": k}``, k = the side to move's own
+    moves, this one included, until its four (win) or before the opponent's (loss)."""
+    if score > 0:
+        return {"result": "win", "moves": (COLS * ROWS + 3 - ply) // 2 - score}
+    if score < 0:
+        return {"result": "loss", "moves": (COLS * ROWS + 2 - ply) // 2 + score}
+    return {"result": "draw", "moves": None}

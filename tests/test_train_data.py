@@ -146,6 +146,10 @@ def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
     want = np.where(np.isnan(q), z, 0.5 * z + 0.5 * q)
     assert np.allclose(mixed, want) and np.array_equal(mixed[len(s):], z[len(s):])
     assert value_targets(ds.samples, 0.0) is ds.samples.values
+    quarter = value_targets(ds.samples, 0.25)  # a weight that tells z's share from q's
+    known = ~np.isnan(q)
+    assert np.allclose(quarter[known], 0.75 * z[known] + 0.25 * q[known])
+    assert np.array_equal(value_targets(ds.samples, 1.0)[known], q[known])
 
     # Out-of-range or misshapen root values are refused with a message naming the file.
     bad = Samples(s.states, s.policies, s.values, root_values=s.root_values * 0 + 3)
