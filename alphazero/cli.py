@@ -436,6 +436,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import checkpoint
+    from .export import ExportError, export_onnx
+
+    path = args.checkpoint or checkpoint.default_path()
+    if path is None:
+        raise UserError("no checkpoint given and no shipped checkpoints/best.pt found; pass "
+                        "--checkpoint PATH")
+    if not args.out.endswith(".onnx"):
+        raise UserError(f"--out {args.out!r}: name the file with .onnx at the end")
+    if os.path.isdir(args.out):
+        raise UserError(f"--out {args.out!r} is a folder; name a file, e.g. net.onnx")
+    start = checkpoint.load(path, "cpu")
+    try:
+        export_onnx(start.net, args.out)
+    except ExportError as e:
+        raise UserError(str(e)) from None
+    print(f"export: {path} ({start.net.cfg.describe()}) -> {args.out}, ONNX opset 17; input "
+          "planes float32 [batch, 3, 6, 7], outputs logits [batch, 7] and value [batch] "
+          "(docs/operating.md)")
+    return 0
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from .analysis import render_game
     from .dataset import list_data_files
@@ -591,6 +614,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--searches", type=int, default=2, help="searches run at once; more requests "
                                                            "wait, 8 at most, then get a 503")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("export", help="write a checkpoint's net as an ONNX file (the export "
+                                      "extra)")
+    p.add_argument("--checkpoint", metavar="PATH", help="net to export (default: the shipped "
+                                                        "one)")
+    p.add_argument("--out", required=True, metavar="FILE.onnx", help="where to write it")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("show", help="replay a recorded self-play game with its policy targets "
                                     "and values")
