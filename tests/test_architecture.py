@@ -12,9 +12,9 @@ LAYERS = [
     {"positions", "encoder", "tree", "exploration", "shards", "solver",
      "cache"},                                                      # facts over positions
     {"net", "roots", "dataset", "kernels", "evaluators"},
-    {"checkpoint", "mcts", "inference", "grow"},                    # net and search, apart
+    {"checkpoint", "mcts", "inference", "grow", "export"},          # net and search, apart
     {"selfplay", "train", "arena", "play", "analysis"},             # the stages
-    {"cluster"},
+    {"cluster", "serve"},
     {"pipeline"},
     {"cli"},
 ]
