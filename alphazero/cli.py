@@ -238,7 +238,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     spec = _default_player(args.player or args.checkpoint)
     if args.positions is not None:
         return _evaluate_positions(args, cfg, spec, sims)
+    if args.breadth is not None:
+        return _evaluate_breadth(args, cfg, spec, sims)
     return _evaluate_match(args, cfg, spec, sims)
+
+
+def _evaluate_breadth(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
+    """Won and drawn starts after random openings, played out against the solver."""
+    from . import solver
+    from .breadth import measure
+
+    _at_least_one(args, "breadth")
+    if not solver.available():
+        raise UserError("--breadth plays against the perfect solver: pip install "
+                        "'alphazero-c4[solver]'")
+    player = _player(spec, cfg, args.device, sims, args.seed)
+    result = measure(player, args.breadth, args.seed)
+    how = "" if _is_builtin(spec) else (f", {sims} sims" if sims else ", raw policy")
+    print(f"breadth ({spec}{how}, seed {args.seed}, {args.breadth} won and {args.breadth} "
+          f"drawn starts after 4-12 random moves, against the solver): {result.summary()}")
+    if args.json:
+        print(json.dumps({"player": spec, "sims": sims, "seed": args.seed,
+                          **result.as_dict()}))
+    return 0
 
 
 def _evaluate_positions(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
@@ -557,6 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score against solver-labelled positions: pons (Pons' 6 x 1000, the "
                         "default), c4 (by game phase), or a file in either format")
     p.add_argument("--limit", type=int, help="use about this many positions, spread evenly")
+    p.add_argument("--breadth", nargs="?", type=int, const=100, metavar="N",
+                   help="play N won and N drawn starts (default 100 each) after random opening "
+                        "moves out against the perfect solver: how often the player keeps the "
+                        "win or holds the draw (the solver extra)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the openings and of the built-in opponents' random choices")

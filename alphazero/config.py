@@ -369,11 +369,19 @@ class PipelineConfig:
     eval_games: int = F(20, "games against each reference opponent per iteration (0 = none)")
     positions_eval: bool = F(True, "score the raw policy against solver-labelled positions "
                                    "each iteration (Pons benchmark, fast)")
+    breadth_starts: int = F(0, "play this many won and as many drawn starts after random "
+                               "openings out against the solver (alphazero evaluate --breadth) "
+                               "with the best net's search, every breadth_every iterations; "
+                               "needs the solver extra (skipped without it); 0 = never")
+    breadth_every: int = F(5, "iterations between breadth measures (and the last iteration)")
 
     def validate(self, prefix: str = "pipeline") -> None:
         if self.iterations < 1:
             raise ConfigError(f"{prefix}.iterations: {self.iterations} is out of range; use "
                               "at least 1")
+        if self.breadth_starts < 0 or self.breadth_every < 1:
+            raise ConfigError(f"{prefix}.breadth_starts/breadth_every: use breadth_starts >= 0 "
+                              "and breadth_every >= 1")
         if self.eval_games < 0 or self.eval_games % 2:
             raise ConfigError(f"{prefix}.eval_games: use an even number >= 0")
         for o in self.eval_opponents:

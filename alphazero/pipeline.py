@@ -28,8 +28,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import atomic, checkpoint, config, faults
+from . import atomic, checkpoint, config, faults, solver
 from .arena import MCTSPlayer, PolicyPlayer, arena_match, play_match, reference_player
+from .breadth import measure
 from .cluster import run_ray_pool
 from .config import Config, ConfigError
 from .game import Boards
@@ -294,6 +295,8 @@ def judge(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkp
     priors, values = new_best_ev(Boards.empty(1))
     ev["empty_board"] = {"policy": [round(float(x), 4) for x in priors[0]],
                          "value": round(float(values[0]), 4)}
+    if (b := _breadth(searcher, cfg, it)) is not None:
+        ev["breadth"] = b
     ev["search_mistakes"] = _mistakes(searcher, positions[::SEARCH_EVERY])
     ev["search_positions"] = len(positions[::SEARCH_EVERY])
     ev["policy_positions"] = len(positions)
@@ -357,6 +360,9 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
             reporter.scalar(f"strength/{key}_ci95_low", lo, it)
             reporter.scalar(f"strength/{key}_ci95_high", hi, it)
     reporter.scalar("strength/elo", row["elo"], it)
+    for kind, b in (row.get("breadth") or {}).items():
+        reporter.scalar(f"breadth/{kind}_kept", b["kept_rate"], it)
+        reporter.scalar(f"breadth/{kind}_good_moves", b["good_move_rate"], it)
     if row.get("elo_ci"):
         reporter.scalar("strength/elo_ci95_low", row["elo_ci"][0], it)
         reporter.scalar("strength/elo_ci95_high", row["elo_ci"][1], it)
@@ -500,7 +506,7 @@ def _row(it: int, cfg: Config, played: dict, stats: dict, train_meta: dict, ev: 
         "reference": ev["reference"],
         **{k: ev.get(k) for k in ("policy_mistakes", "policy_positions", "search_mistakes",
                                   "search_positions", "candidate_policy_mistakes",
-                                  "empty_board")},
+                                  "empty_board", "breadth")},
         "cpu_seconds": cpu,
         "wall_seconds": wall,
     }
@@ -544,6 +550,17 @@ def _reference(evaluate, cfg: Config, it: int) -> dict:
                        cfg.arena.opening_plies, seed=10_000 + it, parallel=cfg.arena.parallel_games)
         out[spec] = {"wins": r.wins, "draws": r.draws, "losses": r.losses, "score": r.score}
     return out
+
+
+def _breadth(searcher, cfg: Config, it: int) -> dict | None:
+    """The best net's breadth measure (``breadth.py``) on this iteration's turn, the same
+    starts every time (seed 0), or None (off, not its turn, or no solver here)."""
+    p = cfg.pipeline
+    if not p.breadth_starts or (it % p.breadth_every and it != p.iterations):
+        return None
+    if not solver.available():
+        return None
+    return measure(searcher, p.breadth_starts, seed=0).as_dict()
 
 
 def _mistakes(player, positions: list[LabelledPosition]) -> float | None:

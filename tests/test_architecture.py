@@ -14,7 +14,7 @@ LAYERS = [
     {"net", "roots", "dataset", "kernels", "evaluators"},
     {"checkpoint", "mcts", "inference", "grow", "export"},          # net and search, apart
     {"selfplay", "train", "arena", "play", "analysis"},             # the stages
-    {"cluster", "serve"},
+    {"cluster", "serve", "breadth"},
     {"pipeline"},
     {"cli"},
 ]

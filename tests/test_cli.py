@@ -363,12 +363,19 @@ def test_a_scheduled_pipeline_runs_each_iteration_with_its_settings(tmp_path):
     proc = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet",
               "--set", "schedule.mcts.num_simulations={2: 4}",
               "--set", "schedule.selfplay.games={2: 4}",
-              "--set", "pipeline.eval_games=0")
+              "--set", "pipeline.eval_games=0", "--set", "pipeline.breadth_starts=2",
+              "--set", "pipeline.breadth_every=2")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["scheduled"] for r in rows] == [
         {"mcts.num_simulations": 8, "selfplay.games": 8},
         {"mcts.num_simulations": 4, "selfplay.games": 4}]
+    # The breadth measure on its turn (every 2nd iteration), with the solver extra.
+    from alphazero import solver
+
+    assert rows[0]["breadth"] is None
+    if solver.available():
+        assert {k: v["games"] for k, v in rows[1]["breadth"].items()} == {"won": 2, "drawn": 2}
     for it, sims, games in ((1, 8, 8), (2, 4, 4)):
         shards = [read_samples(p) for p in sorted((run / "data" / f"iter_{it:04d}").iterdir())]
         assert {s.meta["sims"] for s in shards} == {sims}

@@ -320,3 +320,19 @@ def test_stored_root_values_are_from_the_side_to_move():
     late = np.concatenate([np.arange(len(g.samples)) >= len(g.samples) - 6 for g in won])
     assert np.mean(np.sign(q[late]) == z[late]) > 0.8
     assert np.corrcoef(q, z)[0, 1] > 0.5
+
+
+def test_exactly_the_first_temperature_moves_are_sampled():
+    # Moves 1..k at temperature 1, after that greedy (low = 0): from move k+1 on, every move
+    # played is a most-visited one; at move k some are not (so the count is exactly k).
+    k = 4
+    sp = SelfPlayConfig(games=24, parallel_games=24, temperature_moves=k, temperature_low=0.0,
+                        seed=7)
+    greedy_at = {ply: [] for ply in range(k - 1, k + 6)}
+    for g in play_games(hashed_evaluator, MCTS, sp, range(24)):
+        for ply, (col, target) in enumerate(zip(g.moves, g.samples.policies)):
+            if ply in greedy_at:
+                greedy_at[ply].append(target[col] == target.max())
+    assert not all(greedy_at[k - 1])
+    for ply in range(k, k + 6):
+        assert all(greedy_at[ply]), ply

@@ -3,10 +3,12 @@ against itself: the first player wins every game."""
 
 import random
 
+import numpy as np
 import pytest
 
 from alphazero import solver
 from alphazero.arena import SolverPlayer, play_match
+from alphazero.game import State
 from alphazero.positions import PONS, load_positions, path_of
 
 pytestmark = pytest.mark.skipif(not solver.available(), reason="solver extra not installed")
@@ -22,3 +24,36 @@ def test_perfect_play_wins_every_game_it_starts():
     r = play_match(SolverPlayer(1), SolverPlayer(2), games=4, opening_plies=0, seed=0)
     colours = r.by_colour()
     assert colours["first"]["wins"] == 2 and colours["second"]["losses"] == 2
+
+
+def test_breadth_starts_are_labelled_and_perfect_play_keeps_them_all():
+    from alphazero.arena import RandomPlayer
+    from alphazero.breadth import measure, starts
+
+    jobs = starts(5, seed=3)
+    assert jobs == starts(5, seed=3) and jobs != starts(5, seed=4)  # one seed, one set
+    assert [v for _, v in jobs] == [1] * 5 + [0] * 5
+    assert len({m for m, _ in jobs}) == 10
+    for moves, value in jobs:
+        state = State.from_moves(moves)
+        assert 4 <= state.ply <= 12 and not state.is_terminal()
+        assert np.sign(max(s for s in solver.scores(state) if s is not None)) == value
+    perfect = measure(SolverPlayer(1), 5, seed=3).as_dict()
+    for kind in ("won", "drawn"):
+        assert perfect[kind]["games"] == 5 and perfect[kind]["kept_rate"] == 1.0
+        assert perfect[kind]["good_move_rate"] == 1.0
+    blind = measure(RandomPlayer(1), 5, seed=3).as_dict()
+    assert blind["won"]["kept"] + blind["drawn"]["kept"] < 10
+    assert blind["won"]["good_move_rate"] < 1.0
+
+
+def test_verdicts_count_the_movers_own_moves():
+    # X to move after 445566 wins at once in 3 or 7; after 44556, O loses to either threat.
+    won = solver.scores(State.from_moves("445566"))
+    assert solver.verdict(won[2], 6) == {"result": "win", "moves": 1}
+    lost = solver.scores(State.from_moves("44556"))
+    assert all(solver.verdict(s, 5) == {"result": "loss", "moves": 1} for s in lost)
+    # The empty board: the first player wins with its 21st stone, in the middle column only.
+    first = solver.scores(State())
+    assert solver.verdict(first[3], 0) == {"result": "win", "moves": 21}
+    assert solver.verdict(0, 0) == {"result": "draw", "moves": None}

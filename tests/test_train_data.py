@@ -269,3 +269,11 @@ def test_unseen_positions_are_those_nowhere_in_training_even_mirrored(tmp_path):
     fit = train_and_save(start, [str(d)], cfg, torch.device("cpu"), str(tmp_path / "c.pt"), 1)
     assert fit.val and fit.val_unseen and 0 < fit.unseen_share < 1
     assert checkpoint.load(tmp_path / "c.pt").meta["unseen_share"] == fit.unseen_share
+
+
+def test_a_window_whose_every_game_hashes_to_validation_trains_on_all_of_them():
+    game = np.arange(40, dtype=np.int64)
+    tr, va = split_by_game(game, 1.0)
+    assert len(tr) == 40 and len(va) == 0
+    tr, va = split_by_game(game, 0.5)
+    assert 0 < len(va) < 40 and len(tr) + len(va) == 40
