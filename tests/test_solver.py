@@ -57,3 +57,15 @@ def test_verdicts_count_the_movers_own_moves():
     first = solver.scores(State())
     assert solver.verdict(first[3], 0) == {"result": "win", "moves": 21}
     assert solver.verdict(0, 0) == {"result": "draw", "moves": None}
+
+
+def test_a_slower_win_still_keeps_the_value():
+    from alphazero.breadth import Kept, _judge_move
+
+    state = State.from_moves("4455")  # X wins fastest in 3 or 6; 4 and 5 win later
+    scores = solver.scores(state)
+    assert scores[2] > scores[3] > 0
+    tally = Kept()
+    for col in (2, 3, 0):  # fastest win, slower win, a loss
+        _judge_move(state, col, tally)
+    assert (tally.moves, tally.good) == (3, 2)
