@@ -36,16 +36,19 @@ def _ray():
     return ray
 
 
-def actor_gpus(device: str, cluster_gpus: float, actors: int) -> float:
-    """The GPUs each of ``actors`` asks Ray for: none on CPU (or where the cluster has none
-    and ``device`` is auto); else a fair share of the cluster's, at most one each, so that
-    several actors share one GPU instead of the second waiting for a whole one for ever."""
-    if device == "cpu" or (device == "auto" and not cluster_gpus):
+def actor_gpus(device: str, node_gpus: list[float], actors: int) -> float:
+    """The GPUs each of ``actors`` asks Ray for, given each node's GPUs: none on CPU, nor with
+    ``device: auto`` unless every node has a GPU (on a mixed cluster the CPU nodes play too);
+    else ``1 / ceil(actors / gpus)``, at most one each. Ray places a fractional request on one
+    GPU, so the share must divide a GPU evenly: 3 actors on 2 GPUs ask for half a GPU each,
+    not two thirds (the third actor would wait for ever)."""
+    gpus = int(sum(node_gpus))
+    if device == "cpu" or (device == "auto" and (not gpus or not all(node_gpus))):
         return 0.0
-    if not cluster_gpus:
+    if not gpus:
         raise WorkerError(f"selfplay.device is {device!r} but the Ray cluster has no GPU; "
                           "set selfplay.device=auto or cpu, or add GPU nodes")
-    return min(1.0, cluster_gpus / max(actors, 1))
+    return 1.0 / -(-max(actors, 1) // gpus)
 
 
 def connect(address: str) -> Any:
@@ -130,7 +133,8 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
     per_group = max(1, sp.parallel_games // sp.chunk_games)
     groups = [todo[i:i + per_group] for i in range(0, len(todo), per_group)]
     n_actors = min(sp.workers, len(groups))
-    gpus = actor_gpus(sp.device, ray.cluster_resources().get("GPU", 0.0), n_actors)
+    node_gpus = [n["Resources"].get("GPU", 0.0) for n in ray.nodes() if n.get("Alive")]
+    gpus = actor_gpus(sp.device, node_gpus, n_actors)
     actor_cls = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=2,
                            max_task_retries=2)(SelfPlayActor)
     actors = [actor_cls.remote(net, mcts, sp, sp.seed, inference) for _ in range(n_actors)]

@@ -122,8 +122,11 @@ def unseen(held_out: np.ndarray, train: np.ndarray) -> np.ndarray:
     Held-out games share their openings with training games, so a loss over all held-out
     positions partly measures memory; over these, it measures generalisation."""
     def keys(planes: np.ndarray) -> np.ndarray:
-        b = decode(planes)
-        return canonical_keys(b.own, b.mask)
+        out = []
+        for i in range(0, len(planes), 65536):  # bounded temporaries for a large window
+            b = decode(planes[i:i + 65536])
+            out.append(canonical_keys(b.own, b.mask))
+        return np.concatenate(out) if out else np.zeros(0, np.uint64)
     return ~np.isin(keys(held_out), keys(train))
 
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .cache import PositionTable, canonical_keys, mix64
+from .cache import PositionTable, mix64
 from .game import COLS, Boards, Evaluate, batch_mirror
 
 SYMMETRIES = ("none", "average", "random")
@@ -66,14 +66,15 @@ def mirrored(boards: Boards) -> Boards:
     return Boards(batch_mirror(boards.own), batch_mirror(boards.mask))
 
 
-def mirror_coin(boards: Boards, salt: np.uint64) -> np.ndarray:
-    """Whether ``random`` evaluates each position (bool [B]) mirrored: a coin drawn from a
-    hash of the pair {position, mirror} and ``salt``, flipped for the non-canonical member of
-    the pair. A position and its mirror thus always send the same orientation to the net, and
-    the answer never depends on the batch, the call order or what a cache holds."""
-    keys = boards.own + boards.mask
-    coin = (mix64(canonical_keys(boards.own, boards.mask) ^ salt) & np.uint64(1)).astype(bool)
-    return coin ^ (batch_mirror(keys) < keys)
+def mirror_coin(boards: Boards, mirror: Boards, salt: np.uint64) -> np.ndarray:
+    """Whether ``random`` evaluates each position of ``boards`` (bool [B]) as its ``mirror``:
+    a coin drawn from a hash of the pair {position, mirror} and ``salt``, flipped for the
+    non-canonical member of the pair. A position and its mirror thus always send the same
+    orientation to the net, and the answer never depends on the batch, the call order or
+    what a cache holds."""
+    keys, mirror_keys = boards.own + boards.mask, mirror.own + mirror.mask
+    coin = (mix64(np.minimum(keys, mirror_keys) ^ salt) & np.uint64(1)).astype(bool)
+    return coin ^ (mirror_keys < keys)
 
 
 def symmetric(evaluate: Evaluate, mode: str, seed: int = 0) -> Evaluate:
@@ -94,8 +95,8 @@ def symmetric(evaluate: Evaluate, mode: str, seed: int = 0) -> Evaluate:
         salt = mix64(np.array([seed], np.uint64))[0]
 
         def random_mirror(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
-            flip = mirror_coin(boards, salt)
             m = mirrored(boards)
+            flip = mirror_coin(boards, m, salt)
             p, v = evaluate(Boards(np.where(flip, m.own, boards.own),
                                    np.where(flip, m.mask, boards.mask)))
             return np.where(flip[:, None], p[:, ::-1], p), v

@@ -147,12 +147,12 @@ def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: Self
         sub_tree = tree if tree is None or sel.size == b else tree.take(sel)
         if noise is not None and sub_tree is not None and not mcts.reuse_noised_root:
             sub_tree = None
+        if noise is not None and sub_tree is not None:  # before the search adds to them
+            stats.inherited_visits += int(sub_tree.edge_n[:, ROOT].sum())
         res = search(sub, evaluate, mcts, root_noise=noise, gumbel=g,
                      num_simulations=None if is_full else sp.fast_simulations, tree=sub_tree)
         if noise is not None:
             stats.noised_visits += int(res.visits.sum())
-            if sub_tree is not None:
-                stats.inherited_visits += int(sub_tree.edge_n[:, ROOT].sum())
         visits[sel], policy[sel], best[sel] = res.visits, res.policy, res.best
         root_value[sel] = res.root_value
         trees.append(res.tree)

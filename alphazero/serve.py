@@ -37,8 +37,8 @@ from .game import COLS, ROWS, IllegalMoveError, State, four_cells
 from .shards import DataError, read_samples
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
-_ITER_DIR = re.compile(r"^iter_(\d{4})$")
-_CHUNK = re.compile(r"^chunk_\d{5}\.pkl$")
+_ITER_DIR = re.compile(r"iter_([0-9]{4})")
+_CHUNK = re.compile(r"chunk_[0-9]{5}\.pkl")
 
 
 class BadRequest(Exception):
@@ -123,8 +123,9 @@ class Thinker:
         self._waiting = 0
         self._solver = threading.Lock()
 
-    async def _gated(self, fn, *args):
-        """``fn(evaluator, *args)`` in a thread once a slot is free; 503 when too many wait."""
+    async def _gated(self, fn, gone=None):
+        """``fn(evaluator)`` in a thread once a slot is free; 503 when too many wait. Skipped
+        when ``gone()`` (the client left while it waited)."""
         if self._slots.locked() and self._waiting >= self.limits.queue:
             raise BadRequest(f"busy: {self.limits.searches} searches running and "
                              f"{self._waiting} waiting; try again in a moment", 503)
@@ -133,24 +134,34 @@ class Thinker:
             await self._slots.acquire()
         finally:
             self._waiting -= 1
-        ev = self._free.get_nowait()
         try:
-            return await asyncio.to_thread(fn, ev, *args)
+            if gone is not None and await gone():
+                raise BadRequest("the client went away", 499)
+            return await asyncio.to_thread(self._with_evaluator, fn)
         finally:
-            self._free.put(ev)
             self._slots.release()
 
-    async def think(self, state: State, sims: int) -> dict:
-        """``analysis.analyse`` of ``state`` at ``sims`` simulations (no solver)."""
-        return await self._gated(lambda ev: analyse(state, ev, self.mcts, sims, solve=False))
+    def _with_evaluator(self, fn):
+        # Taken and given back in the thread itself: a request cancelled while its search
+        # runs frees its slot, but the evaluator only once the search is done with it.
+        ev = self._free.get()
+        try:
+            return fn(ev)
+        finally:
+            self._free.put(ev)
 
-    async def solve(self, state: State) -> list[int | None]:
+    async def think(self, state: State, sims: int, gone=None) -> dict:
+        """``analysis.analyse`` of ``state`` at ``sims`` simulations (no solver)."""
+        return await self._gated(lambda ev: analyse(state, ev, self.mcts, sims, solve=False),
+                                 gone)
+
+    async def solve(self, state: State, gone=None) -> list[int | None]:
         """The solver's score of every column (``solver.scores``), through the same gate,
         one solve at a time (the solver is one object)."""
         def run(_ev):
             with self._solver:
                 return solver.scores(state)
-        return await self._gated(run)
+        return await self._gated(run, gone)
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,7 +178,10 @@ class RunGames:
         self._seen: dict[str, tuple[float, list[int]]] = {}  # path -> (mtime, game lengths)
 
     def _lengths(self, path: str) -> list[int]:
-        mtime = os.path.getmtime(path)
+        try:
+            mtime = os.path.getmtime(path)
+        except OSError:
+            return []
         if self._seen.get(path, (None,))[0] != mtime:
             self._seen[path] = (mtime, _lengths(path))
         return self._seen[path][1]
@@ -176,7 +190,8 @@ class RunGames:
         folder = os.path.join(self.data, f"iter_{iteration:04d}")
         if not os.path.isdir(folder):
             raise BadRequest(f"iteration {iteration} has no self-play games in this run", 404)
-        return [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if _CHUNK.match(n)]
+        return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+                if _CHUNK.fullmatch(n)]
 
     def index(self) -> list[dict]:
         """Every iteration with games: ``[{"iteration": i, "games": n}]``."""
@@ -184,8 +199,8 @@ class RunGames:
             return []
         out = []
         for name in sorted(os.listdir(self.data)):
-            m = _ITER_DIR.match(name)
-            if m:
+            m = _ITER_DIR.fullmatch(name)
+            if m and os.path.isdir(os.path.join(self.data, name)):
                 games = sum(len(self._lengths(p)) for p in self._chunks(int(m.group(1))))
                 out.append({"iteration": int(m.group(1)), "games": games})
         return out
@@ -198,7 +213,11 @@ class RunGames:
         for path in self._chunks(iteration):
             n = len(self._lengths(path))
             if number < n:
-                return _game_json(read_samples(path), number, iteration)
+                try:
+                    return _game_json(read_samples(path), number, iteration)
+                except (DataError, OSError, IndexError) as e:
+                    raise BadRequest(f"game {number} of iteration {iteration} cannot be read: "
+                                     f"{str(e).splitlines()[0]}", 422) from None
             number -= n
         raise BadRequest(f"iteration {iteration} has fewer games than asked for", 404)
 
@@ -206,10 +225,11 @@ class RunGames:
 def _lengths(path: str) -> list[int]:
     try:
         samples = read_samples(path)
-    except DataError:
-        return []  # a damaged file shows no games rather than breaking the list
+    except (DataError, OSError):
+        return []  # a damaged or vanished file shows no games rather than breaking the list
     lengths = samples.meta.get("game_lengths")
-    return lengths if isinstance(lengths, list) else [len(samples)]
+    ok = isinstance(lengths, list) and sum(lengths) == len(samples)
+    return lengths if ok else [len(samples)]
 
 
 def _game_json(samples, k: int, iteration: int) -> dict:
@@ -222,8 +242,8 @@ def _game_json(samples, k: int, iteration: int) -> dict:
         positions.append({**board_json(state, ""), "policy": game.policies[i].tolist(),
                           "z": float(game.values[i]), "q": None if q != q else q})
     ids = samples.meta.get("game_ids")
-    return {"iteration": iteration, "game_id": ids[k] if isinstance(ids, list) else k,
-            "positions": positions}
+    game_id = ids[k] if isinstance(ids, list) and k < len(ids) else k
+    return {"iteration": iteration, "game_id": game_id, "positions": positions}
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,23 +264,24 @@ def create_app(thinker: Thinker, games: RunGames, info: dict):
     def api(handler):
         async def endpoint(request):
             try:
-                return JSONResponse(await handler(request.query_params))
+                return JSONResponse(await handler(request.query_params, request))
             except BadRequest as e:
                 return JSONResponse({"error": str(e)}, status_code=e.status)
         return endpoint
 
-    async def state(q):
+    async def state(q, _request):
         return board_json(parse_moves(q.get("moves")), (q.get("moves") or "").strip())
 
-    async def think(q):
+    async def think(q, request):
         moves = (q.get("moves") or "").strip()
         st = parse_moves(moves)
         sims = parse_int(q, "sims", 0, 0, limits.max_sims)
         if st.is_terminal():
             raise BadRequest(f"the game is over after {moves}: there is nothing to think about")
-        return {**board_json(st, moves), **await thinker.think(st, sims)}
+        return {**board_json(st, moves),
+                **await thinker.think(st, sims, gone=request.is_disconnected)}
 
-    async def solve(q):
+    async def solve(q, request):
         moves = (q.get("moves") or "").strip()
         st = parse_moves(moves)
         if st.is_terminal():
@@ -268,18 +289,18 @@ def create_app(thinker: Thinker, games: RunGames, info: dict):
         if not info["solver"]:
             raise BadRequest("the solver is not installed here: pip install "
                              "'alphazero-c4[solver]'", 404)
-        scores = await thinker.solve(st)
+        scores = await thinker.solve(st, gone=request.is_disconnected)
         return {"moves": moves, "scores": scores,
                 "verdicts": [None if x is None else solver.verdict(x, st.ply) for x in scores]}
 
-    async def run_games(q):
-        return {"iterations": games.index()}
+    async def run_games(q, _request):  # reads files: off the event loop
+        return {"iterations": await asyncio.to_thread(games.index)}
 
-    async def one_game(q):
-        return games.game(parse_int(q, "iteration", 1, 1, 9999),
-                          parse_int(q, "game", 0, 0, 10**6))
+    async def one_game(q, _request):
+        it, k = parse_int(q, "iteration", 1, 1, 9999), parse_int(q, "game", 0, 0, 10**6)
+        return await asyncio.to_thread(games.game, it, k)
 
-    async def show_info(q):
+    async def show_info(q, _request):
         return info
 
     async def page(request):

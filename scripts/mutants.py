@@ -43,7 +43,7 @@ MUTANTS = [
      ["tests/test_mcts.py", "tests/test_selfplay.py"]),
     ("alphazero/selfplay.py", "temps = np.where(played < sp.temperature_moves,",
      "temps = np.where(played <= sp.temperature_moves,", ["tests/test_selfplay.py"]),
-    ("alphazero/evaluators.py", "return coin ^ (batch_mirror(keys) < keys)", "return coin",
+    ("alphazero/evaluators.py", "return coin ^ (mirror_keys < keys)", "return coin",
      ["tests/test_evaluators.py", "tests/test_selfplay.py"]),
     ("alphazero/pipeline.py",
      "    if overrides:\n        config.dump(loaded, paths.config)\n    return cfg",

@@ -51,28 +51,35 @@ def test_actors_ask_for_a_fair_share_of_the_gpus():
     from alphazero.cluster import actor_gpus
     from alphazero.selfplay import WorkerError
 
-    assert actor_gpus("cpu", 4.0, 2) == 0.0
-    assert actor_gpus("auto", 0.0, 2) == 0.0
-    assert actor_gpus("auto", 1.0, 2) == 0.5
-    assert actor_gpus("cuda", 1.0, 4) == 0.25
-    assert actor_gpus("cuda", 8.0, 4) == 1.0
+    assert actor_gpus("cpu", [4.0], 2) == 0.0
+    assert actor_gpus("auto", [0.0], 2) == 0.0
+    assert actor_gpus("auto", [1.0, 0.0], 2) == 0.0  # a mixed cluster: the CPUs play too
+    assert actor_gpus("auto", [1.0], 2) == 0.5
+    assert actor_gpus("cuda", [1.0], 4) == 0.25
+    assert actor_gpus("cuda", [4.0, 4.0], 4) == 1.0
+    # Ray puts a fractional request on one GPU: every share must divide a GPU evenly.
+    for gpus in range(1, 5):
+        for actors in range(1, 12):
+            share = actor_gpus("cuda", [float(gpus)], actors)
+            per_gpu = int(1 / share + 1e-9)
+            assert abs(per_gpu * share - 1) < 1e-9 and per_gpu * gpus >= actors, (gpus, actors)
     with pytest.raises(WorkerError, match="no GPU"):
-        actor_gpus("cuda", 0.0, 2)
+        actor_gpus("cuda", [0.0], 2)
 
 
 SCHEDULE = """
 import ray
 from alphazero.cluster import actor_gpus
-ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
-share = actor_gpus("cuda", ray.cluster_resources()["GPU"], 2)
+ray.init(num_cpus=3, num_gpus=2, include_dashboard=False, log_to_driver=False)
+share = actor_gpus("cuda", [n["Resources"]["GPU"] for n in ray.nodes()], 3)
 Echo = ray.remote(num_cpus=1, num_gpus=share)(type("Echo", (), {"ping": lambda self: 1}))
-actors = [Echo.remote() for _ in range(2)]
+actors = [Echo.remote() for _ in range(3)]
 print(sum(ray.get([a.ping.remote() for a in actors], timeout=60)))
 """
 
 
 @pytest.mark.slow
-def test_two_gpu_actors_are_scheduled_on_one_logical_gpu(tmp_path):
+def test_three_gpu_actors_are_scheduled_on_two_logical_gpus(tmp_path):
     # Ray's logical resources: no real GPU is needed to show that the second actor starts.
     import subprocess
     import sys
@@ -80,4 +87,4 @@ def test_two_gpu_actors_are_scheduled_on_one_logical_gpu(tmp_path):
     proc = subprocess.run([sys.executable, "-c", SCHEDULE], capture_output=True, text=True,
                           timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "2"
+    assert proc.stdout.strip().splitlines()[-1] == "3"

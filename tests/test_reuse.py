@@ -150,3 +150,19 @@ def test_a_noised_root_is_searched_afresh_unless_told_to_reuse_its_visits():
         else:  # no visit made before the noise; exactly the budget at every noised root
             assert stats.inherited_visits == 0 and stats.noised_visits == 32 * recorded
     assert moves[True] != moves[False]
+
+
+def test_the_visits_a_noised_root_inherits_are_counted_before_its_search():
+    from alphazero.selfplay import PlayStats
+
+    # Every move a full, noised search of 32: the root of move k inherits the subtree of the
+    # column played at move k-1, whose visits were that column's share of 32, less the one
+    # that expanded it.
+    stats = PlayStats()
+    sp = SelfPlayConfig(games=6, parallel_games=6, seed=3)
+    games = list(play_games(hashed_evaluator, MCTSConfig(num_simulations=32), sp, range(6),
+                            stats))
+    expected = sum(max(round(g.samples.policies[k - 1][g.moves[k - 1]] * 32) - 1, 0)
+                   for g in games for k in range(1, len(g.moves)))
+    assert stats.inherited_visits == expected > 0
+    assert stats.noised_visits == 32 * sum(len(g.moves) for g in games)

@@ -187,10 +187,10 @@ def server(run_dir):
     proc.wait(timeout=30)
 
 
+# The page says whose turn it is on <body data-turn>: loading, human, net or over.
 YOUR_TURN_OR_OVER = """() => {
-    const status = document.querySelector('#status').textContent;
-    const idle = document.querySelector('#thinking').hidden;
-    return idle && (status.includes('your move') || /wins|Draw/.test(status));
+    const turn = document.body.dataset.turn;
+    return turn === 'over' || (turn === 'human' && document.querySelector('#thinking').hidden);
 }"""
 
 

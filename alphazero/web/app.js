@@ -10,12 +10,14 @@ const game = {
   redo: [],           // moves undone, last undone last
   side: "X",          // the human's side: X, O, none (both) or watch (neither)
   sims: 200,          // the net's simulations per move (0 = raw policy)
-  state: null,        // the last /api/state answer
+  state: null,        // the last /api/state answer (null while a move is on its way)
   seq: 0,             // a newer request makes every older answer stale
+  abort: null,        // cancels the requests of the stale step
 };
+const SIDES = ["X", "O", "none", "watch"];
 
-async function getJSON(url) {
-  const res = await fetch(url);
+async function getJSON(url, signal) {
+  const res = await fetch(url, { signal });
   const body = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
   if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
   return body;
@@ -86,19 +88,27 @@ function statusText(st) {
 
 async function refresh() {
   const seq = ++game.seq;
+  if (game.abort) game.abort.abort();  // the server stops searching for a stale step
+  game.abort = new AbortController();
+  game.state = null;                   // no click counts until the new position is known
+  document.body.dataset.turn = "loading";
+  $("board").classList.add("locked");
+  $("thinking").hidden = true;
   showError("");
   let st;
   try {
-    st = await getJSON(`/api/state?moves=${game.moves}`);
+    st = await getJSON(`/api/state?moves=${game.moves}`, game.abort.signal);
   } catch (e) {
     return failed(seq, e);
   }
   if (seq !== game.seq) return;
   game.state = st;
   $("moves").value = game.moves;
-  history.replaceState(null, "", game.moves ? `?moves=${game.moves}` : location.pathname);
+  const query = new URLSearchParams({ moves: game.moves, side: game.side });
+  history.replaceState(null, "", `?${query}`);
   const lastCol = game.moves ? Number(game.moves.at(-1)) - 1 : null;
   const mine = humanToMove(st);
+  document.body.dataset.turn = st.over ? "over" : mine ? "human" : "net";
   $("board").classList.toggle("locked", !mine);
   drawBoard($("board"), st, lastCol, onColumn);
   $("status").textContent = statusText(st);
@@ -113,7 +123,7 @@ async function think(seq, st, netMoves) {
   $("thinking").hidden = false;
   let t;
   try {
-    t = await getJSON(`/api/think?moves=${game.moves}&sims=${game.sims}`);
+    t = await getJSON(`/api/think?moves=${game.moves}&sims=${game.sims}`, game.abort.signal);
   } catch (e) {
     return failed(seq, e);
   } finally {
@@ -128,7 +138,7 @@ async function think(seq, st, netMoves) {
 }
 
 function failed(seq, e) {
-  if (seq !== game.seq) return;
+  if (seq !== game.seq || e.name === "AbortError") return;
   $("thinking").hidden = true;
   showError(e.message);
 }
@@ -329,7 +339,7 @@ async function start() {
   $("solve").hidden = !info.solver;
   const params = new URLSearchParams(location.search);
   game.moves = (params.get("moves") || "").replace(/[^1-7]/g, "");
-  if (params.get("side")) $("side").value = params.get("side");
+  if (SIDES.includes(params.get("side"))) $("side").value = params.get("side");
   game.side = $("side").value;
   for (let c = 0; c < COLS; c++) {
     const n = document.createElement("div");
