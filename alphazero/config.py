@@ -480,6 +480,9 @@ def _flat_schedule(data: Any) -> Any:
     flat = {}
     for k, v in data.items():
         if "." not in str(k) and isinstance(v, dict):
+            if v and all(isinstance(name, int) for name in v):
+                raise ConfigError(f"schedule: {k!r} needs its section, e.g. "
+                                  f"train.{k}: {{1: ..., 20: ...}}")
             flat.update({f"{k}.{name}": steps for name, steps in v.items()})
         else:
             flat[k] = v

@@ -295,7 +295,7 @@ def judge(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkp
     priors, values = new_best_ev(Boards.empty(1))
     ev["empty_board"] = {"policy": [round(float(x), 4) for x in priors[0]],
                          "value": round(float(values[0]), 4)}
-    if (b := _breadth(searcher, cfg, it)) is not None:
+    if (b := _breadth(searcher, cfg, it, reporter)) is not None:
         ev["breadth"] = b
     ev["search_mistakes"] = _mistakes(searcher, positions[::SEARCH_EVERY])
     ev["search_positions"] = len(positions[::SEARCH_EVERY])
@@ -552,13 +552,15 @@ def _reference(evaluate, cfg: Config, it: int) -> dict:
     return out
 
 
-def _breadth(searcher, cfg: Config, it: int) -> dict | None:
+def _breadth(searcher, cfg: Config, it: int, reporter: Reporter) -> dict | None:
     """The best net's breadth measure (``breadth.py``) on this iteration's turn, the same
-    starts every time (seed 0), or None (off, not its turn, or no solver here)."""
+    starts every time (seed 0), or None (off, not its turn, or no solver here: said)."""
     p = cfg.pipeline
     if not p.breadth_starts or (it % p.breadth_every and it != p.iterations):
         return None
     if not solver.available():
+        reporter.line("breadth: skipped, it plays against the solver: pip install "
+                      "'alphazero-c4[solver]'")
         return None
     return measure(searcher, p.breadth_starts, seed=0).as_dict()
 

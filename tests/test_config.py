@@ -97,6 +97,7 @@ def test_a_schedule_changes_settings_from_its_iterations_on(tmp_path):
     ("schedule.train.lr={2: abc}", "expected float"),
     ("schedule.train.lr=0.1", "iteration: value pairs"),
     ("schedule.arena.games={5: 3}", "at iteration 5: arena.games"),
+    ("schedule.value_q_weight={1: 0.5}", "needs its section"),
 ])
 def test_bad_schedules_name_the_entry(override, match):
     with pytest.raises(ConfigError, match=match):
