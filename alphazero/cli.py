@@ -119,7 +119,9 @@ def cmd_self_play(args: argparse.Namespace) -> int:
               f"{work['evals_per_cpu_s']:.0f} network evaluations per worker CPU-second "
               f"({work['net_cpu_share']:.0%} of it in the network), cache hit rate "
               f"{work['cache_hit_rate']:.1%}, mean batch occupancy "
-              f"{work['mean_batch_occupancy']:.1%}")
+              f"{work['mean_batch_occupancy']:.1%}"
+              + (f", {work['noised_visits_inherited']:.0%} of the visits at noised roots "
+                 "made before the noise" if "noised_visits_inherited" in work else ""))
     return 0
 
 
