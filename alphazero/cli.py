@@ -435,6 +435,19 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_port(host: str, port: int) -> None:
+    """A one-line error now, rather than the server's own after the net is loaded, when
+    ``host:port`` cannot be listened on."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as e:
+        raise UserError(f"cannot listen on {host}:{port} ({e.strerror or e}); pick another "
+                        "--port, or --host 127.0.0.1") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from . import checkpoint
 
@@ -452,6 +465,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         "data/ inside); pass the folder 'alphazero pipeline' wrote")
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port} is out of range: use 1 to 65535")
+    _check_port(args.host, args.port)
     path = args.checkpoint or checkpoint.default_path()
     app = build(path, args.run, Limits(args.max_sims, args.searches), cfg)
     print(f"alphazero serve: {path or 'an untrained net'} at http://{args.host}:{args.port}/ "

@@ -232,3 +232,15 @@ def test_a_whole_game_in_the_browser(server, tmp_path):
         assert "your move" in page.text_content("#status")
         browser.close()
     assert (tmp_path / "game.png").stat().st_size > 10_000
+
+
+def test_serve_refuses_bad_arguments_in_one_line(tmp_path):
+    from .test_cli import assert_user_error, az
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        assert_user_error(az("serve", "--port", port), "cannot listen", str(port))
+    assert_user_error(az("serve", "--port", "70000"), "out of range")
+    assert_user_error(az("serve", "--run", tmp_path), "not a run folder")
+    assert_user_error(az("serve", "--checkpoint", tmp_path / "none.pt"), "not found")
+    assert_user_error(az("serve", "--searches", "0"), "--searches")
