@@ -57,14 +57,14 @@ def write_bytes(path: str | os.PathLike, payload: bytes | memoryview, kind: str 
         raise
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
+def write_text(path: str | os.PathLike, text: str, kind: str = "") -> None:
     """``write_bytes`` of UTF-8 text."""
-    write_bytes(path, text.encode("utf-8"))
+    write_bytes(path, text.encode("utf-8"), kind)
 
 
-def write_json(path: str | os.PathLike, obj: object) -> None:
+def write_json(path: str | os.PathLike, obj: object, kind: str = "") -> None:
     """``obj`` as indented JSON, atomically."""
-    write_text(path, json.dumps(obj, indent=1) + "\n")
+    write_text(path, json.dumps(obj, indent=1) + "\n", kind)
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> int:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import json
 import os
 import platform
 import sys
 
-from . import __version__, config
+from . import __version__, atomic, config
 from .config import ConfigError
 from .report import Reporter
 
@@ -36,6 +37,42 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     return (UserError, ConfigError, CheckpointError, DataError, IllegalMoveError, DeviceError,
             WorkerError, SolverUnavailable)
+
+
+def _user_path(name) -> str:
+    """The path a person named, for an OS error's file name: an atomic writer's hidden temp
+    file (``.NAME.XXXX.tmp``) stands for the NAME it was writing."""
+    path = os.fsdecode(name)
+    folder, base = os.path.split(path)
+    if atomic.is_temp(base) and base.count(".") >= 3:
+        path = os.path.join(folder, base[len(atomic.TEMP_PREFIX):].rsplit(".", 2)[0])
+    return repr(path)
+
+
+def os_error_message(e: OSError, command: str) -> str | None:
+    """One line naming the real cause of ``e`` and the fix; None for a closed pipe."""
+    if isinstance(e, BrokenPipeError):
+        return None
+    path = _user_path(e.filename2 or e.filename) if (e.filename2 or e.filename) else "a file"
+    again = (" then run the same command again: finished work is kept"
+             if command in ("pipeline", "self-play") else " then try again")
+    if e.errno == errno.ENOSPC:
+        return f"cannot write {path}: {e.strerror}; free disk space,{again}"
+    if e.errno == errno.EROFS:
+        return (f"cannot write {path}: {e.strerror}; mount it writable or choose another "
+                f"folder,{again}")
+    if isinstance(e, PermissionError):
+        return (f"cannot use {path}: {e.strerror}; fix its permissions or choose another "
+                f"path,{again}")
+    if isinstance(e, IsADirectoryError):
+        return f"{path} is a folder; name a file"
+    if isinstance(e, NotADirectoryError):
+        return f"a part of {path} is a file, not a folder; name a path through folders"
+    if isinstance(e, FileExistsError):
+        return f"{path} already exists and is not a folder; remove it or choose another path"
+    if isinstance(e, FileNotFoundError):
+        return f"{path} not found; check the path"
+    return f"cannot write or read {path}: {e.strerror or e};{again}"
 
 
 def _config(args: argparse.Namespace, extra: list[str] | None = None):
@@ -683,19 +720,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+        return code
     except _user_errors() as e:
         print(f"alphazero {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as e:
         if os.environ.get("ALPHAZERO_DEBUG"):
             raise
-        what = f" {os.fsdecode(e.filename)}" if e.filename else ""
-        again = (" then run the same command again: finished work is kept"
-                 if args.command in ("pipeline", "self-play") else " then try again")
-        print(f"alphazero {args.command}: error: cannot write or read{what}: "
-              f"{e.strerror or e}; free disk space or fix the folder's permissions,{again}",
-              file=sys.stderr)
+        message = os_error_message(e, args.command)
+        if message is None:  # the reader went away (| head): stop quietly, as Unix tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        print(f"alphazero {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"alphazero {args.command}: interrupted", file=sys.stderr)

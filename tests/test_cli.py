@@ -2,6 +2,7 @@
 the seed's format, terminal play, and one-line errors."""
 
 import json
+import os
 import pickle
 import signal
 import subprocess
@@ -380,3 +381,28 @@ def test_a_scheduled_pipeline_runs_each_iteration_with_its_settings(tmp_path):
         shards = [read_samples(p) for p in sorted((run / "data" / f"iter_{it:04d}").iterdir())]
         assert {s.meta["sims"] for s in shards} == {sims}
         assert sum(s.meta["games"] for s in shards) == games
+
+
+def test_os_errors_name_the_users_path_and_the_real_cause(tmp_path):
+    # A reader that has gone (`alphazero show FILE | head -1`): stop quietly, exit 0.
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.run([sys.executable, "-m", "alphazero", "config"], cwd=ROOT, stdout=w,
+                          stderr=subprocess.PIPE, text=True, timeout=120)
+    os.close(w)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    (tmp_path / "folder.pt").mkdir()
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        (["pipeline", "--config", tmp_path], "is a folder; name a file"),
+        (["self-play", "--config", "configs/smoke.yaml", "--games", "2", "--out",
+          tmp_path / "afile"], "already exists and is not a folder"),
+        (["self-play", "--config", "configs/smoke.yaml", "--games", "2", "--out",
+          tmp_path / "afile" / "sub"], "is a file, not a folder"),
+        # The atomic writer's hidden temp file is not named: the path the user gave is.
+        (["export", "--out", tmp_path / "folder.pt" / ".." / "x.onnx" / "y.onnx"], "x.onnx"),
+    ]
+    for args, words in cases:
+        proc = az(*args)
+        assert_user_error(proc, words)
+        assert ".tmp" not in proc.stderr and "disk space" not in proc.stderr, proc.stderr
