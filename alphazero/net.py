@@ -31,7 +31,9 @@ def select_device(requested: str = "auto") -> torch.device:
         raise DeviceError(f"unknown device {requested!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise DeviceError(f"device {requested!r} was asked for but CUDA is not available here; "
-                         "use --device cpu (or device: auto in the config)")
+                          "use auto or cpu: --set selfplay.device=auto --set "
+                          "train.device=auto for a config (pipeline, self-play, train), "
+                          "--device cpu for play, evaluate and analyse")
     return dev
 
 

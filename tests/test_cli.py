@@ -406,3 +406,16 @@ def test_os_errors_name_the_users_path_and_the_real_cause(tmp_path):
         proc = az(*args)
         assert_user_error(proc, words)
         assert ".tmp" not in proc.stderr and "disk space" not in proc.stderr, proc.stderr
+
+
+def test_the_fix_a_missing_gpu_suggests_works(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is here")
+    run = tmp_path / "run"
+    args = ["pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet",
+            "--set", "selfplay.device=cuda", "--set", "train.device=cuda"]
+    proc = az(*args)
+    assert_user_error(proc, "CUDA is not available", "--set selfplay.device=auto")
+    assert not run.exists()
+    fix = proc.stderr.split("use auto or cpu: ")[1].split(" for a config")[0].split()
+    assert az(*args, *fix).returncode == 0
