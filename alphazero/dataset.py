@@ -17,7 +17,8 @@ from .cache import canonical_keys, mix64
 from .encoder import decode, mirror_planes, mirror_policy
 from .shards import DataError, Samples, read_samples
 
-_NOT_DATA = (".tmp", ".json", ".jsonl", ".yaml", ".yml", ".txt", ".md", ".pt", ".log")
+_NOT_DATA = (".tmp", ".json", ".jsonl", ".yaml", ".yml", ".txt", ".md", ".pt", ".log", ".svg",
+             ".png", ".jpg", ".html", ".css", ".js", ".py", ".onnx", ".csv", ".toml")
 
 
 def list_data_files(dirs: list[str]) -> list[str]:

@@ -57,6 +57,21 @@ class SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused global {module}.{name}")
 
 
+def _what_else(raw: bytes) -> str | None:
+    """What a file that is plainly no pickle is, or None (a pickle starts with 0x80)."""
+    if raw.startswith(b"\x80"):
+        return None
+    if raw.startswith((b"\x89PNG", b"\xff\xd8\xff")):
+        return "a picture"
+    if raw.startswith(b"PK\x03\x04"):
+        return "a zip archive (a checkpoint is one: use it with --checkpoint)"
+    try:
+        text = raw[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return "text (an SVG picture)" if "<svg" in text[:400] else "text"
+
+
 def safe_load(path: str | os.PathLike) -> Any:
     """Unpickle ``path`` through ``SafeUnpickler``; every failure is a one-line ``DataError``."""
     path = os.fspath(path)
@@ -65,12 +80,18 @@ def safe_load(path: str | os.PathLike) -> Any:
             raw = fh.read()
     except FileNotFoundError:
         raise DataError(f"dataset file {path!r} not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path!r} is a folder; pass one of its dataset files "
+                        "(chunk_XXXXX.pkl)") from None
     except OSError as e:
         raise DataError(f"dataset file {path!r} cannot be read ({e.strerror})") from None
+    if (what := _what_else(raw)) is not None:
+        raise DataError(f"{path!r} is not a dataset file: it is {what}; pass a chunk_XXXXX.pkl "
+                        "that self-play wrote (or the seed's files)")
     try:
         return SafeUnpickler(io.BytesIO(raw)).load()
     except pickle.UnpicklingError as e:
-        msg = str(e)
+        msg = " ".join(str(e).split())  # one line
         if msg.startswith("refused global"):
             raise DataError(f"dataset file {path!r} was refused: it asks to run code ({msg}); "
                             "delete it, only load data this project or the seed wrote") from None

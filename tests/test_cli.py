@@ -419,3 +419,14 @@ def test_the_fix_a_missing_gpu_suggests_works(tmp_path):
     assert not run.exists()
     fix = proc.stderr.split("use auto or cpu: ")[1].split(" for a config")[0].split()
     assert az(*args, *fix).returncode == 0
+
+
+def test_show_says_what_a_file_is_when_it_is_no_dataset(tmp_path):
+    (tmp_path / "pic.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'></svg>")
+    for path, words in ((ROOT / "checkpoints" / "best.pt", "zip archive"),
+                        (ROOT / "README.md", "it is text"),
+                        (ROOT / "docs" / "serve.png", "a picture"),
+                        (tmp_path, "no dataset files")):  # an SVG is never taken for data
+        proc = az("show", path)
+        assert_user_error(proc, words)
+        assert "corrupted" not in proc.stderr and "delete" not in proc.stderr
