@@ -86,6 +86,10 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu",
     ``CheckpointError``. Missing, truncated, corrupted and foreign files are ``CheckpointError``s.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        hint = (f" (its best net: {os.path.join(path, 'best.pt')!r})"
+                if os.path.isfile(os.path.join(path, "best.pt")) else "")
+        raise CheckpointError(f"checkpoint {path!r} is a folder; pass a .pt file{hint}")
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} not found; pass an existing .pt file")
     with open(path, "rb") as fh:

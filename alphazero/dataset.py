@@ -27,6 +27,9 @@ def list_data_files(dirs: list[str]) -> list[str]:
     ``.pkl`` shards and the seed's extension-less files)."""
     files = []
     for d in dirs:
+        if os.path.isfile(d):
+            raise DataError(f"--data takes folders and {d!r} is a file; pass its folder "
+                            f"{os.path.dirname(os.path.abspath(d))!r}")
         if not os.path.isdir(d):
             raise DataError(f"data folder {d!r} not found; pass a folder of dataset files")
         for name in sorted(os.listdir(d)):

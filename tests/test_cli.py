@@ -430,3 +430,14 @@ def test_show_says_what_a_file_is_when_it_is_no_dataset(tmp_path):
         proc = az("show", path)
         assert_user_error(proc, words)
         assert "corrupted" not in proc.stderr and "delete" not in proc.stderr
+
+
+def test_a_folder_for_a_checkpoint_and_a_file_for_data_are_named_as_such(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.pt").write_bytes(b"")
+    assert_user_error(az("analyse", "4", "--checkpoint", run), "is a folder", "best.pt")
+    data = tmp_path / "chunk_00000.pkl"
+    data.write_bytes(b"\x80")
+    assert_user_error(az("train", "--data", data, "--out", tmp_path / "x.pt"),
+                      "is a file", "pass its folder")
