@@ -246,6 +246,7 @@ def test_bad_input_changes_nothing_on_disk(tmp_path):
         (["pipeline", "--config", str(tmp_path / "missing.yaml")], "not found"),
         (["pipeline", "--resume", str(other)], "2x32"),
         (["train", "--data", str(tmp_path / "nodata"), "--out", str(run / "x.pt")], "not found"),
+        (["train", "--data", str(run / "best.pt"), "--out", str(run / "x.pt")], "is a file"),
         (["self-play", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(run / "d")],
          "not found"),
     ]
