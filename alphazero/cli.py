@@ -199,7 +199,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         val += (f" ({fit.val_unseen['total']:.4f} on the {fit.unseen_share:.0%} of held-out "
                 "positions not in training)")
     print(f"train: {fit.positions} positions ({fit.held_out} held out) from {fit.files} files, "
-          f"net {start.net.cfg.describe()}, device {device}: {fit.steps} steps, loss "
+          f"net {start.net.cfg.describe()}, device {device}: {fit.steps} step{'s' if fit.steps != 1 else ''}, loss "
           f"{fit.train['total']:.4f} (value {fit.train['value']:.4f}, policy "
           f"{fit.train['policy']:.4f}){val}, {fit.samples_per_s:.0f} samples/s -> {args.out}")
     return 0

@@ -52,8 +52,14 @@ class MatchElo:
 
     def __str__(self) -> str:
         if self.elo is None:
-            return f">= {self.lo:+.0f}" if self.lo is not None else f"<= {self.hi:+.0f}"
-        return f"{self.elo:+.0f} [{self.lo:+.0f}, {self.hi:+.0f}]"
+            return f">= {_signed(self.lo)}" if self.lo is not None else f"<= {_signed(self.hi)}"
+        return f"{_signed(self.elo)} [{_signed(self.lo)}, {_signed(self.hi)}]"
+
+
+def _signed(x: float) -> str:
+    """An Elo figure with its sign, never "-0"."""
+    r = round(x)
+    return f"{r:+d}" if r else "0"
 
 
 def match_elo(wins: int, draws: int, losses: int) -> MatchElo:
@@ -100,10 +106,10 @@ class Rating:
 
     def __str__(self) -> str:
         if self.bound == ">=":
-            return f">= {self.lo:+.0f}"
+            return f">= {_signed(self.lo)}"
         if self.bound == "<=":
-            return f"<= {self.hi:+.0f}"
-        return f"{self.elo:+.0f} [{self.lo:+.0f}, {self.hi:+.0f}]"
+            return f"<= {_signed(self.hi)}"
+        return f"{_signed(self.elo)} [{_signed(self.lo)}, {_signed(self.hi)}]"
 
 
 def fit_elo(matches: list[tuple[str, str, int, int, int]]) -> dict[str, Rating]:
