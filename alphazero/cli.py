@@ -146,6 +146,7 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     select_device(cfg.selfplay.device)
     if args.checkpoint is not None:
         checkpoint.load(args.checkpoint)  # a bad file fails here, in one line, not in a worker
+    _check_out_folder(args.out, args.checkpoint, cfg)
     stats = run_pool(args.checkpoint, cfg.net, cfg.mcts, cfg.selfplay, args.out,
                      reporter=_console(args), inference=cfg.inference)
     rate = stats["positions"] / stats["seconds"] if stats["seconds"] else 0.0
@@ -160,6 +161,39 @@ def cmd_self_play(args: argparse.Namespace) -> int:
               + (f", {work['noised_visits_inherited']:.0%} of the visits at noised roots "
                  "made before the noise" if "noised_visits_inherited" in work else ""))
     return 0
+
+
+def _check_out_folder(out: str, checkpoint_path: str | None, cfg) -> None:
+    """Say what a --out folder that already holds games means: the same job's chunks are kept
+    and only the missing ones played (said); another job's games are refused."""
+    from .selfplay import chunk_path, missing_chunks, num_chunks
+    from .shards import DataError, read_samples
+
+    if not os.path.isdir(out):
+        return
+    sp = cfg.selfplay
+    have = [c for c in range(num_chunks(sp)) if c not in missing_chunks(out, sp)]
+    if not have:
+        return
+    try:
+        meta = read_samples(chunk_path(out, have[0])).meta
+    except DataError:
+        return  # the pool replays nothing that exists; a damaged file is reported on reading
+    def where(path):
+        return os.path.realpath(path) if path and os.path.exists(path) else path
+    mine = {"checkpoint": where(checkpoint_path), "seed": sp.seed,
+            "sims": cfg.mcts.num_simulations}
+    theirs = {**{k: meta.get(k) for k in mine}, "checkpoint": where(meta.get("checkpoint"))}
+    if theirs != mine:
+        differs = ", ".join(f"{k} {theirs[k]!r} (now {mine[k]!r})" for k in mine
+                            if theirs[k] != mine[k])
+        raise UserError(f"--out {out!r} already holds games of another job ({differs}); "
+                        "choose another --out, or delete the folder to start afresh")
+    left = num_chunks(sp) - len(have)
+    print(f"self-play: {out} already holds {len(have)} of the {num_chunks(sp)} chunks of this "
+          "job (same checkpoint, seed and simulations); "
+          + (f"playing the {left} missing" if left else "nothing left to play: choose another "
+             "--out or --seed for more games"))
 
 
 def _start(path: str | None, cfg, device_name: str):

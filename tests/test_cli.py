@@ -441,3 +441,19 @@ def test_a_folder_for_a_checkpoint_and_a_file_for_data_are_named_as_such(tmp_pat
     data.write_bytes(b"\x80")
     assert_user_error(az("train", "--data", data, "--out", tmp_path / "x.pt"),
                       "is a file", "pass its folder")
+
+
+def test_self_play_into_a_folder_with_games_says_what_it_does(tmp_path):
+    out = tmp_path / "d"
+    args = ["self-play", "--config", "configs/smoke.yaml", "--games", "4", "--out", out,
+            "--quiet"]
+    assert az(*args).returncode == 0
+    (out / "chunk_00001.pkl").unlink()
+    again = az(*args)
+    assert again.returncode == 0 and "holds 1 of the 2 chunks" in again.stdout
+    assert "playing the 1 missing" in again.stdout and "2 games" in again.stdout
+    done = az(*args)
+    assert "nothing left to play" in done.stdout
+    assert_user_error(az(*args, "--checkpoint", "checkpoints/best.pt"), "another job",
+                      "checkpoint")
+    assert_user_error(az(*args, "--seed", "5"), "another job", "seed")
