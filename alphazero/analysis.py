@@ -12,7 +12,7 @@ from .config import MCTSConfig
 from .encoder import decode
 from .game import COLS, Boards, Evaluate, State
 from .mcts import match_config, search
-from .shards import Samples
+from .shards import Samples, game_lengths
 
 
 def analyse(state: State, evaluate: Evaluate, mcts: MCTSConfig, sims: int,
@@ -81,9 +81,7 @@ def render_analysis(moves: str, state: State, a: dict) -> str:
 
 def game_positions(samples: Samples, k: int) -> Samples:
     """The recorded positions of game ``k`` (0-based) of a dataset file, in order."""
-    lengths = samples.meta.get("game_lengths")
-    if not (isinstance(lengths, list) and sum(lengths) == len(samples)):
-        lengths = [len(samples)]  # one game per file (the seed's format)
+    lengths = game_lengths(samples)
     if not 0 <= k < len(lengths):
         raise IndexError(f"game {k} does not exist: the file holds games 0..{len(lengths) - 1}")
     start = sum(lengths[:k])

@@ -15,7 +15,7 @@ import numpy as np
 
 from .cache import canonical_keys, mix64
 from .encoder import decode, mirror_planes, mirror_policy
-from .shards import DataError, Samples, read_samples
+from .shards import DataError, Samples, game_lengths, read_samples
 
 _NOT_DATA = (".tmp", ".json", ".jsonl", ".yaml", ".yml", ".txt", ".md", ".pt", ".log", ".svg",
              ".png", ".jpg", ".html", ".css", ".js", ".py", ".onnx", ".csv", ".toml")
@@ -60,9 +60,7 @@ def game_ids(samples: Samples, path: str) -> np.ndarray:
     without chunk meta (the seed's: one game per file) are named by their folder and file name.
     """
     meta = samples.meta
-    lengths = meta.get("game_lengths")
-    if not (isinstance(lengths, list) and sum(lengths) == len(samples)):
-        lengths = [len(samples)]  # one game per file (the seed's format)
+    lengths = game_lengths(samples)
     ids = meta.get("game_ids")
     if not (isinstance(ids, list) and len(ids) == len(lengths)):
         ids = list(range(len(lengths)))

@@ -34,7 +34,7 @@ from .analysis import analyse, game_positions
 from .config import MCTSConfig
 from .encoder import decode
 from .game import COLS, ROWS, IllegalMoveError, State, four_cells
-from .shards import DataError, read_samples
+from .shards import DataError, game_lengths, read_samples
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "web")
 _ITER_DIR = re.compile(r"iter_([0-9]{4})")
@@ -227,9 +227,7 @@ def _lengths(path: str) -> list[int]:
         samples = read_samples(path)
     except (DataError, OSError):
         return []  # a damaged or vanished file shows no games rather than breaking the list
-    lengths = samples.meta.get("game_lengths")
-    ok = isinstance(lengths, list) and sum(lengths) == len(samples)
-    return lengths if ok else [len(samples)]
+    return game_lengths(samples)
 
 
 def _game_json(samples, k: int, iteration: int) -> dict:

@@ -146,6 +146,15 @@ class Samples:
                        root_values=self.root_values[idx])
 
 
+def game_lengths(samples: Samples) -> list[int]:
+    """Positions per game of a dataset file, in order: its ``game_lengths`` meta when it adds
+    up, else one game (the seed's format: one game per file)."""
+    lengths = samples.meta.get("game_lengths")
+    if isinstance(lengths, list) and sum(lengths) == len(samples):
+        return lengths
+    return [len(samples)]
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
