@@ -337,8 +337,9 @@ class InferenceConfig:
     backend: str = F("auto", "auto (time the available backends briefly at start, use the "
                              "fastest; kept per machine; bf16 only where the CPU has it "
                              "natively), eager, folded (BatchNorm folded into the convolutions), "
-                             "openvino, openvino-bf16 (both need the 'fast' extra); CUDA runs "
-                             "eager")
+                             "openvino, openvino-bf16 (both need the 'fast' extra); on CUDA: "
+                             "eager, fused (folded, bf16 weights cast once, uint8 input), "
+                             "graphs (fused, one CUDA graph per batch size bucket)")
     symmetry: str = F("average", "playing to win (evaluate, arena, play, analyse): average each "
                                  "position with its mirror, or none (docs/benchmarks.md)")
     selfplay_symmetry: str = F("random", "self-play: random (each position evaluated in a "
@@ -349,7 +350,7 @@ class InferenceConfig:
                                  "share an entry under symmetry); 0 = no cache")
 
     def validate(self, prefix: str = "inference") -> None:
-        backends = ("auto", "eager", "folded", "openvino", "openvino-bf16")
+        backends = ("auto", "eager", "folded", "openvino", "openvino-bf16", "fused", "graphs")
         if self.backend not in backends:
             raise ConfigError(f"{prefix}.backend: {self.backend!r} is not one of {backends}")
         for key in ("symmetry", "selfplay_symmetry"):

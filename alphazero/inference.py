@@ -5,8 +5,7 @@ A backend runs the network's forward pass on planes ``[B, 3, 6, 7]`` and returns
 when it is made: training the net further never changes an evaluator (nor its cache) already
 handed out.
 
-* ``eager``: the net as it is, fp32 on CPU; bf16 autocast and channels-last on CUDA (the only
-  backend on CUDA);
+* ``eager``: the net as it is, fp32 on CPU; bf16 autocast and channels-last on CUDA;
 * ``folded``: BatchNorm folded into the convolutions' weights (fp32, same outputs within 1e-4;
   TorchScript freezing ran it 1.4x faster but kept 4-7 MB per net in a long-lived process,
   and ``torch.compile`` took 16 s per process: docs/benchmarks.md);
@@ -14,7 +13,9 @@ handed out.
   ``alphazero-c4[fast]``;
 * ``openvino-bf16``: the same at bf16 precision (checked against fp32 on all 6000 Pons
   positions with the shipped net: values within 0.055, priors within 0.024, 26 top moves
-  changed, the same 313 raw-policy mistakes; tests/test_evaluators.py bounds it).
+  changed, the same 313 raw-policy mistakes; tests/test_evaluators.py bounds it);
+* ``fused`` and ``graphs`` (CUDA): folded, cast to bf16 once, fed uint8, value head in fp32;
+  ``graphs`` replays one CUDA graph per batch bucket (``fused.py``).
 
 ``backend: auto`` times every available backend for a fraction of a second and keeps the
 fastest (once per machine and net shape; ``resolve_backend``). It considers bf16 only where
@@ -36,19 +37,19 @@ import torch
 from torch import nn
 
 from . import atomic
-from .config import InferenceConfig
+from .config import InferenceConfig, NetConfig
 from .encoder import encode, legal_mask
 from .evaluators import Cached, stack
 from .game import COLS, Boards
 from .net import ConnectNet, autocast_dtype
 
-BACKENDS = ("eager", "folded", "openvino", "openvino-bf16")
+BACKENDS = ("eager", "folded", "openvino", "openvino-bf16", "fused", "graphs")
 
 #: On CPU a large batch runs through the torch backends in slices of this many positions:
 #: activations of ~128 positions stay in cache (scripts/bench_net.py).
 CPU_SLICE = 128
 
-#: planes float32 [B, 3, 6, 7] -> (logits float32 [B, 7], values float32 [B])
+#: planes uint8 (or float32) [B, 3, 6, 7] -> (logits float32 [B, 7], values float32 [B])
 Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
@@ -65,18 +66,11 @@ def _folded_pair(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.nd
     return w.cpu().numpy().astype(np.float32), b.cpu().numpy().astype(np.float32)
 
 
-def _conv_bn_pairs(net: nn.Module) -> list[tuple[nn.Module, str, str]]:
-    """Every (module, conv attribute, BatchNorm attribute) of ConnectNet, input to output."""
-    pairs = [(net.stem, "0", "1")]
-    pairs += [(b, c, n) for b in net.blocks for c, n in (("conv1", "bn1"), ("conv2", "bn2"))]
-    return pairs + [(net.policy_head, "0", "1"), (net.value_head, "0", "1")]
-
-
 def fold_batchnorm(net: ConnectNet) -> ConnectNet:
     """An inference copy of ``net`` (eval mode, CPU) in which every conv -> BatchNorm pair is
     one convolution with a bias (``_folded_pair``) and the BatchNorm is gone."""
     net = copy.deepcopy(net).eval().cpu()
-    for module, conv_name, bn_name in _conv_bn_pairs(net):
+    for module, conv_name, bn_name in net.conv_bn_pairs():
         conv, bn = getattr(module, conv_name), getattr(module, bn_name)
         w, b = _folded_pair(conv, bn)
         fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
@@ -97,6 +91,8 @@ def openvino_available() -> bool:
 
 def available_backends(device: torch.device) -> list[str]:
     """Backends that can run on ``device`` here, in order of preference on a tie."""
+    if device.type == "cuda":
+        return ["eager", "fused", "graphs"]
     if device.type != "cpu":
         return ["eager"]
     return ["eager", "folded"] + (["openvino", "openvino-bf16"] if openvino_available() else [])
@@ -166,7 +162,7 @@ def _openvino_model(net: ConnectNet):
 
     cells = 6 * COLS
     pair = {(id(m), c): _folded_pair(getattr(m, c), getattr(m, n))
-            for m, c, n in _conv_bn_pairs(net)}
+            for m, c, n in net.conv_bn_pairs()}
     planes = op.parameter([-1, 3, 6, COLS], np.float32, name="planes")
     h = conv(planes, pair[id(net.stem), "0"])
     for block in net.blocks:
@@ -174,10 +170,11 @@ def _openvino_model(net: ConnectNet):
         y = conv(y, pair[id(block), "conv2"], relu=False)
         h = op.relu(op.add(h, y))
     p = conv(h, pair[id(net.policy_head), "0"])
-    logits = linear(flat(p, net.cfg.policy_channels * cells), net.policy_head[4])
+    logits = linear(flat(p, net.cfg.policy_channels * cells), net.policy_linear)
     v = conv(h, pair[id(net.value_head), "0"])
-    v = op.relu(linear(flat(v, net.cfg.value_channels * cells), net.value_head[4]))
-    value = op.reshape(op.tanh(linear(v, net.value_head[6])),
+    hidden, out = net.value_linears
+    v = op.relu(linear(flat(v, net.cfg.value_channels * cells), hidden))
+    value = op.reshape(op.tanh(linear(v, out)),
                        op.constant(np.array([-1], np.int64)), False)
     return ov.Model([logits, value], [planes], "connectnet")
 
@@ -210,7 +207,7 @@ def _openvino(net: ConnectNet, precision: str) -> Forward:
     request = openvino_compiled(net, precision).create_infer_request()
 
     def forward(planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        request.infer({0: planes})
+        request.infer({0: planes.astype(np.float32, copy=False)})
         logits = request.get_output_tensor(0).data
         values = request.get_output_tensor(1).data
         return np.array(logits, np.float32), np.array(values, np.float32).reshape(-1)
@@ -233,6 +230,10 @@ def backend_forward(net: ConnectNet, name: str, device: torch.device | None = No
         return _torch_forward(snapshot, device)
     if name == "folded":
         return _torch_forward(fold_batchnorm(net), device)
+    if name in ("fused", "graphs"):
+        from .fused import fused_forward
+
+        return fused_forward(net, device, graphs=name == "graphs")
     return _openvino(net, "bf16" if name == "openvino-bf16" else "f32")
 
 
@@ -273,14 +274,19 @@ def _machine() -> str:
 
 _CALIBRATED: dict[str, tuple[str, dict]] = {}
 
+#: Batch at which ``auto`` times the backends: a self-play step's on each kind of device.
+CALIBRATION_BATCH = {"cpu": 64, "cuda": 512}
 
-def _calibrated(key: str, net: ConnectNet, device: torch.device) -> tuple[str, dict]:
+
+def _calibrated(key: str, net: Callable[[], ConnectNet], device: torch.device
+                ) -> tuple[str, dict]:
     if key not in _CALIBRATED:
         _CALIBRATED[key] = _calibrate(key, net, device)
     return _CALIBRATED[key]
 
 
-def _calibrate(key: str, net: ConnectNet, device: torch.device) -> tuple[str, dict]:
+def _calibrate(key: str, net: Callable[[], ConnectNet], device: torch.device
+               ) -> tuple[str, dict]:
     path = os.path.join(cache_dir(), "calibration.json")
     try:
         with open(path, encoding="utf-8") as fh:
@@ -290,7 +296,8 @@ def _calibrate(key: str, net: ConnectNet, device: torch.device) -> tuple[str, di
     hit = known.get(key)
     if hit and hit["backend"] in auto_candidates(device):
         return hit["backend"], hit["rates"]
-    rates = {name: round(throughput(backend_forward(net, name, device), 64, 0.2), 1)
+    built, batch = net(), CALIBRATION_BATCH.get(device.type, 64)
+    rates = {name: round(throughput(backend_forward(built, name, device), batch, 0.2), 1)
              for name in auto_candidates(device)}
     best = max(rates, key=rates.get)
     try:
@@ -302,21 +309,34 @@ def _calibrate(key: str, net: ConnectNet, device: torch.device) -> tuple[str, di
     return best, rates
 
 
-def resolve_backend(name: str, net: ConnectNet,
+def _device_name(device: torch.device) -> str:
+    if device.type != "cuda":
+        return str(device)
+    return f"{device} {torch.cuda.get_device_name(device)} | cuda {torch.version.cuda}"
+
+
+def resolve_backend(name: str, net: ConnectNet | NetConfig,
                     device: torch.device | None = None) -> tuple[str, dict[str, float]]:
     """``(backend, {backend: positions/s})``: ``name`` itself (no timings) unless it is
-    ``auto``, which times ``auto_candidates`` at batch 64 on this process's threads and picks
-    the fastest. The choice is kept per machine, library versions, net shape and thread
-    count, in this process and in ``cache_dir()/calibration.json`` (delete it to time again)."""
-    device = device or next(net.parameters()).device
+    ``auto``, which times ``auto_candidates`` at ``CALIBRATION_BATCH`` on this process's
+    threads and picks the fastest. The choice is kept per machine, library versions, device,
+    net shape and thread count, in this process and in ``cache_dir()/calibration.json``
+    (delete it to time again). ``net`` may be a resolved NetConfig (then ``device`` is
+    needed): a net of that shape is built only when it has to be timed."""
+    if device is None:
+        device = next(net.parameters()).device
     if name != "auto":
         return name, {}
     if len(auto_candidates(device)) == 1:
         return auto_candidates(device)[0], {}
-    c = net.cfg
+    c = net if isinstance(net, NetConfig) else net.cfg
     key = (f"{_machine()} | {c.blocks}x{c.channels}/{c.policy_channels}/{c.value_channels}/"
-           f"{c.value_hidden} | {device} | {torch.get_num_threads()} threads")
-    return _calibrated(key, net, device)
+           f"{c.value_hidden} | {_device_name(device)} | {torch.get_num_threads()} threads")
+    if isinstance(net, NetConfig):
+        from .net import build_net
+
+        return _calibrated(key, lambda: build_net(c, device), device)
+    return _calibrated(key, lambda: net, device)
 
 
 def make_evaluator(net: ConnectNet, device: torch.device | str | None = None,
@@ -332,7 +352,7 @@ def make_evaluator(net: ConnectNet, device: torch.device | str | None = None,
     forward = backend_forward(net, name, device)
 
     def evaluate(boards: Boards) -> tuple[np.ndarray, np.ndarray]:
-        logits, values = forward(encode(boards).astype(np.float32))
+        logits, values = forward(encode(boards))
         logits = np.where(legal_mask(boards), logits, -np.inf)
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return (e / e.sum(axis=1, keepdims=True)).astype(np.float32), values

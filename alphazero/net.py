@@ -78,6 +78,23 @@ class ConnectNet(nn.Module):
         h = self.blocks(self.stem(x))
         return self.policy_head(h), torch.tanh(self.value_head(h)).squeeze(-1)
 
+    def conv_bn_pairs(self) -> list[tuple[nn.Module, str, str]]:
+        """Every (module, conv attribute, BatchNorm attribute) pair, input to output: what
+        BatchNorm folding (``inference``) and OpenVINO's graph walk."""
+        pairs = [(self.stem, "0", "1")]
+        pairs += [(b, c, n) for b in self.blocks for c, n in (("conv1", "bn1"), ("conv2", "bn2"))]
+        return pairs + [(self.policy_head, "0", "1"), (self.value_head, "0", "1")]
+
+    @property
+    def policy_linear(self) -> nn.Linear:
+        """The policy head's last layer: flattened features -> logits [B, 7]."""
+        return self.policy_head[4]
+
+    @property
+    def value_linears(self) -> tuple[nn.Linear, nn.Linear]:
+        """The value head's two linear layers (features -> hidden -> 1, before the tanh)."""
+        return self.value_head[4], self.value_head[6]
+
     def flops_per_position(self) -> int:
         """Multiply-adds x 2 of one forward pass (convolutions and linear layers)."""
         total = 0

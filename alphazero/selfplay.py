@@ -487,13 +487,13 @@ def worker_inference(inference: InferenceConfig, net: NetConfig,
     import torch
 
     from .inference import resolve_backend
-    from .net import build_net, select_device
+    from .net import select_device
 
     dev = select_device(device)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        name, _ = resolve_backend("auto", build_net(net, dev), dev)
+        name, _ = resolve_backend("auto", net.resolve(dev.type == "cuda"), dev)
     finally:
         torch.set_num_threads(threads)
     return replace(inference, backend=name)
