@@ -197,6 +197,24 @@ class SelfPlayConfig:
                               f"of range; use 0 (off) to {MAX_RANDOM_OPENING}")
         _check_device(self.device, f"{prefix}.device")
 
+    def warnings(self, prefix: str = "selfplay") -> list[str]:
+        """One line per setting that runs but wastes the hardware: a worker whose share of
+        the games cannot fill its ``parallel_games`` (its batches never reach the size asked
+        for, which a GPU needs)."""
+        chunks = -(-self.games // self.chunk_games)
+        workers = min(self.workers, chunks)
+        most = min(self.games, -(-chunks // workers) * self.chunk_games)
+        if most >= self.parallel_games:
+            return []
+        return [f"{prefix}: each of {workers} workers plays at most {most} of the {self.games} "
+                f"games, so its batches never reach parallel_games {self.parallel_games}; "
+                f"raise {prefix}.games to at least {workers * self.parallel_games} or lower "
+                f"{prefix}.parallel_games to {most}"]
+
+
+#: Alpha-beta depths from which a game takes a minute or more: each ply multiplies the time by
+#: about 3 (an opening move: 0.02 s at depth 5, 0.3 s at 9, 1.1 s at 10 on one core).
+SLOW_ALPHABETA = 11
 
 #: The built-in opponents, as a user types them.
 BUILTIN_OPPONENTS = "random, greedy, alphabeta:K or solver"
@@ -428,6 +446,19 @@ class Config:
         for it in sorted({it for steps in self.schedule.values() for it in steps}):
             self.at(it)
         return self
+
+    def warnings(self) -> list[str]:
+        """Lines about settings that run but likely not as meant (``validate`` refuses what
+        cannot run): batches that cannot fill, reference opponents that take minutes a
+        game."""
+        out = self.selfplay.warnings()
+        slow = [o for o in self.pipeline.eval_opponents
+                if parse_opponent(o)[0] == "alphabeta" and parse_opponent(o)[1] >= SLOW_ALPHABETA]
+        if slow and self.pipeline.eval_games:
+            out.append(f"pipeline.eval_opponents: {', '.join(slow)} searches {SLOW_ALPHABETA} "
+                       "or more plies a move and can take a minute or more a game; "
+                       "alphabeta:5 judges a young net in seconds")
+        return out
 
     def at(self, iteration: int) -> Config:
         """The config iteration ``iteration`` runs with: every scheduled setting at its value

@@ -179,7 +179,10 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
                      f"pipeline.iterations in {paths.config} to extend it")
         return read_metrics(paths.metrics)
     console.line(f"run {run_dir}: iterations {todo[0]}..{total} of {total}, net "
-                 f"{cfg.net.describe()}, {cfg.mcts.num_simulations} sims, device {device}")
+                 f"{cfg.net.describe()}, {cfg.mcts.num_simulations} sims")
+    console.line(_stages_line(cfg, device, ray_address))
+    for warning in cfg.warnings():
+        console.line(f"warning: {warning}")
     scored = cfg.pipeline.positions_eval or "pipeline.positions_eval" in cfg.schedule
     positions = load_positions(path_of(PONS))[::5] if scored else []
     _prepare_folder(paths)
@@ -200,6 +203,23 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
         pool.close()
         writer.close()
     return read_metrics(paths.metrics)
+
+
+def _stages_line(cfg: Config, device, ray_address: str | None) -> str:
+    """Where each stage runs and on which inference backend (``auto`` resolved here)."""
+    from .inference import resolve_backend
+    from .selfplay import worker_device, worker_inference
+
+    sp = cfg.selfplay
+    if ray_address:
+        where = f"the Ray cluster at {ray_address}"
+    else:
+        where = ", ".join(sorted({worker_device(sp.device, w) for w in range(sp.workers)}))
+        where = str(select_device(where)) if "," not in where else where
+    backend = worker_inference(cfg.inference, cfg.net, sp.device).backend
+    judge_backend, _ = resolve_backend(cfg.inference.backend, cfg.net, device)
+    return (f"self-play on {where} ({backend}, {sp.workers} workers x {sp.parallel_games} "
+            f"games in flight); training on {device}; arena on {device} ({judge_backend})")
 
 
 def _prepare_folder(paths: RunPaths) -> None:

@@ -430,14 +430,16 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     try:
         if workers == 1:
             cpu0 = time.process_time()
-            evaluate = load_evaluator(checkpoint, net, sp.device, sp.seed, inference)
+            evaluate = load_evaluator(checkpoint, net, worker_device(sp.device, 0), sp.seed,
+                                      inference)
             play = PlayStats()
             play_chunks(evaluate, mcts, sp, todo, out_dir, {**meta, "worker": 0},
                         on_game=lambda r: tick(len(r.samples)), stats=play)
             add_work(work_stats(evaluate, play, time.process_time() - cpu0))
         else:
             jobs = [WorkerJob(checkpoint, net, mcts, sp, tuple(todo[w::workers]), out_dir,
-                              meta, sp.device, sp.seed, inference) for w in range(workers)]
+                              meta, worker_device(sp.device, w), sp.seed, inference)
+                    for w in range(workers)]
             if pool is not None and pool.workers >= workers:
                 pool.run(jobs, tick, add_work)
             else:
@@ -476,6 +478,20 @@ def work_summary(stats: dict) -> dict:
                 w["cpu_seconds"] / (stats["seconds"] * stats["workers"]), 3)}
                if stats.get("seconds") else {}),
             **({"worker_rss_mb": round(w["rss_mb"], 1)} if "rss_mb" in w else {})}
+
+
+def worker_device(device: str, worker: int, gpus: int | None = None) -> str:
+    """The device of self-play worker ``worker``: with several GPUs (``gpus``, default the
+    count CUDA sees) and ``device`` cuda or auto, the workers take the GPUs in turn (worker w
+    on cuda:w mod gpus), so that each GPU serves as many processes; else ``device`` as it
+    is."""
+    if device not in ("auto", "cuda"):
+        return device
+    if gpus is None:
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return f"cuda:{worker % gpus}" if gpus > 1 else device
 
 
 def worker_inference(inference: InferenceConfig, net: NetConfig,

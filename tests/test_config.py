@@ -4,7 +4,8 @@ import pytest
 
 from alphazero.config import Config, ConfigError, describe, dump, load
 
-CONFIGS = ["configs/default.yaml", "configs/paper.yaml", "configs/smoke.yaml"]
+CONFIGS = ["configs/default.yaml", "configs/paper.yaml", "configs/smoke.yaml",
+           "configs/strong.yaml"]
 
 
 @pytest.mark.parametrize("path", CONFIGS)
@@ -19,6 +20,40 @@ def test_paper_config_is_the_seed_setup():
     cfg = load("configs/paper.yaml")
     assert cfg.net.preset == "paper" and cfg.mcts.num_simulations == 777
     assert cfg.selfplay.device == "cuda"
+
+
+@pytest.mark.parametrize("path", CONFIGS)
+def test_shipped_configs_fill_their_batches_and_find_the_gpu(path):
+    cfg = load(path)
+    assert cfg.warnings() == []
+    text = open(path).read()
+    for line in text.splitlines():  # a fixed device says why, in a comment
+        if line.strip().startswith("device:") and "auto" not in line:
+            assert "#" in line, line
+
+
+def test_a_config_that_cannot_fill_its_batches_says_so_in_one_line():
+    cfg = load("configs/paper.yaml", ["selfplay.games=2000", "selfplay.workers=4"])
+    assert cfg.warnings() == [
+        "selfplay: each of 4 workers plays at most 512 of the 2000 games, so its batches never "
+        "reach parallel_games 1024; raise selfplay.games to at least 4096 or lower "
+        "selfplay.parallel_games to 512"]
+    fixed = load("configs/paper.yaml", ["selfplay.games=4096", "selfplay.workers=4"])
+    assert fixed.warnings() == []
+    slow = load("configs/default.yaml", ["pipeline.eval_opponents=[greedy, alphabeta:12]"])
+    assert len(slow.warnings()) == 1 and "alphabeta:12" in slow.warnings()[0]
+
+
+def test_workers_take_the_gpus_in_turn():
+    from alphazero.selfplay import worker_device
+
+    assert [worker_device("cuda", w, gpus=2) for w in range(4)] == \
+        ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    assert worker_device("auto", 3, gpus=4) == "cuda:3"
+    assert worker_device("cuda", 3, gpus=1) == "cuda"
+    assert worker_device("cuda:1", 0, gpus=4) == "cuda:1"  # a device asked for by name
+    assert worker_device("cpu", 1, gpus=4) == "cpu"
+    assert worker_device("auto", 1, gpus=0) == "auto"
 
 
 def test_every_field_is_documented():
