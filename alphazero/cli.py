@@ -147,6 +147,8 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         checkpoint.load(args.checkpoint)  # a bad file fails here, in one line, not in a worker
     _check_out_folder(args.out, args.checkpoint, cfg)
+    for warning in cfg.selfplay.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     stats = run_pool(args.checkpoint, cfg.net, cfg.mcts, cfg.selfplay, args.out,
                      reporter=_console(args), inference=cfg.inference)
     rate = stats["positions"] / stats["seconds"] if stats["seconds"] else 0.0

@@ -218,8 +218,9 @@ def _stages_line(cfg: Config, device, ray_address: str | None) -> str:
         where = str(select_device(where)) if "," not in where else where
     backend = worker_inference(cfg.inference, cfg.net, sp.device).backend
     judge_backend, _ = resolve_backend(cfg.inference.backend, cfg.net, device)
-    return (f"self-play on {where} ({backend}, {sp.workers} workers x {sp.parallel_games} "
-            f"games in flight); training on {device}; arena on {device} ({judge_backend})")
+    workers = f"{sp.workers} worker{'s' if sp.workers != 1 else ''}"
+    return (f"self-play on {where} ({backend}, {workers} x {sp.parallel_games} games in "
+            f"flight); training on {device}; arena on {device} ({judge_backend})")
 
 
 def _prepare_folder(paths: RunPaths) -> None:

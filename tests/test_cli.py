@@ -40,6 +40,10 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     proc = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "iter 2/2" in proc.stdout
+    backend = "eager" if "eager" in proc.stdout else "openvino"
+    assert "self-play on cpu (" in proc.stdout and "1 worker x 8 games in flight); training " \
+        "on cpu; arena on cpu (" in proc.stdout and backend in proc.stdout
+    assert "warning" not in proc.stdout
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2]
     for r in rows:
