@@ -40,7 +40,18 @@ def test_dockerfile_essentials():
     # Layers ordered for caching: dependencies from pyproject.toml before the package source.
     copies = [r for w, r in ins if w == "COPY"]
     assert copies[0].startswith("pyproject.toml")
-    dep_install = next(i for i, (w, r) in enumerate(ins) if w == "RUN" and "pip install ." in r)
+    dep_install = next(i for i, (w, r) in enumerate(ins)
+                       if w == "RUN" and 'pip install "./[gpu,ray]"' in r)
     src_copy = next(i for i, (w, r) in enumerate(ins) if w == "COPY" and r.startswith("alphazero"))
     assert dep_install < src_copy
     assert words.index("USER") > src_copy
+
+
+def test_the_image_installs_what_a_gpu_box_needs():
+    """The gpu extra brings the compiled search (numba) and the solver; OpenVINO (CPU only)
+    stays out of a GPU image."""
+    import tomllib
+
+    project = tomllib.loads((DOCKERFILE.parent / "pyproject.toml").read_text())["project"]
+    gpu = " ".join(project["optional-dependencies"]["gpu"])
+    assert "numba" in gpu and "bitbully" in gpu and "openvino" not in gpu
