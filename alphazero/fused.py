@@ -1,4 +1,5 @@
-"""Inference made for a GPU: the net prepared once per snapshot, fed uint8, replayed as graphs.
+"""The net prepared for inference once per snapshot: BatchNorm folded (every backend but eager),
+and for a GPU also cast, fed uint8 and replayed as graphs.
 
 The eager CUDA path pays per call for what never changes between calls: autocast re-casts the
 fp32 weights, BatchNorm runs as its own kernels, float32 planes cross the bus (4x the bytes of
@@ -19,6 +20,7 @@ on CPU too (graphs aside), where tests/test_fused.py checks it against the eager
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import numpy as np
@@ -27,6 +29,31 @@ from torch import nn
 
 from .game import COLS
 from .net import ConnectNet
+
+
+def folded_pair(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
+    """The weights [out, in, k, k] and bias [out] of ``conv`` followed by ``bn`` (eval):
+    ``w * g / sqrt(var + eps)`` and ``b - mean * g / sqrt(var + eps)``."""
+    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+    w = conv.weight.detach() * scale[:, None, None, None]
+    b = (bn.bias - bn.running_mean * scale).detach()
+    return w.cpu().numpy().astype(np.float32), b.cpu().numpy().astype(np.float32)
+
+
+def fold_batchnorm(net: ConnectNet) -> ConnectNet:
+    """An inference copy of ``net`` (eval mode, CPU) in which every conv -> BatchNorm pair is
+    one convolution with a bias (``folded_pair``) and the BatchNorm is gone."""
+    net = copy.deepcopy(net).eval().cpu()
+    for module, conv_name, bn_name in net.conv_bn_pairs():
+        conv, bn = getattr(module, conv_name), getattr(module, bn_name)
+        w, b = folded_pair(conv, bn)
+        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                          padding=conv.padding, bias=True)
+        fused.weight.data, fused.bias.data = torch.from_numpy(w), torch.from_numpy(b)
+        setattr(module, conv_name, fused)
+        setattr(module, bn_name, nn.Identity())
+    return net
+
 
 #: Smallest bucket; a batch of n positions runs at the next power of two >= max(n, this).
 MIN_BUCKET = 8
@@ -42,8 +69,6 @@ class InferenceNet(nn.Module):
 
     def __init__(self, net: ConnectNet, device: torch.device, dtype: torch.dtype):
         super().__init__()
-        from .inference import fold_batchnorm
-
         folded = fold_batchnorm(net)
         self.dtype = dtype
         self.trunk = nn.Sequential(folded.stem, folded.blocks)

@@ -40,6 +40,7 @@ from . import atomic
 from .config import InferenceConfig, NetConfig
 from .encoder import encode, legal_mask
 from .evaluators import Cached, stack
+from .fused import folded_pair, fold_batchnorm
 from .game import COLS, Boards
 from .net import ConnectNet, autocast_dtype
 
@@ -55,30 +56,6 @@ Forward = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 class BackendError(ValueError):
     """A backend that was asked for but cannot run here."""
-
-
-def _folded_pair(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
-    """The weights [out, in, k, k] and bias [out] of ``conv`` followed by ``bn`` (eval):
-    ``w * g / sqrt(var + eps)`` and ``b - mean * g / sqrt(var + eps)``."""
-    scale = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
-    w = conv.weight.detach() * scale[:, None, None, None]
-    b = (bn.bias - bn.running_mean * scale).detach()
-    return w.cpu().numpy().astype(np.float32), b.cpu().numpy().astype(np.float32)
-
-
-def fold_batchnorm(net: ConnectNet) -> ConnectNet:
-    """An inference copy of ``net`` (eval mode, CPU) in which every conv -> BatchNorm pair is
-    one convolution with a bias (``_folded_pair``) and the BatchNorm is gone."""
-    net = copy.deepcopy(net).eval().cpu()
-    for module, conv_name, bn_name in net.conv_bn_pairs():
-        conv, bn = getattr(module, conv_name), getattr(module, bn_name)
-        w, b = _folded_pair(conv, bn)
-        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                          padding=conv.padding, bias=True)
-        fused.weight.data, fused.bias.data = torch.from_numpy(w), torch.from_numpy(b)
-        setattr(module, conv_name, fused)
-        setattr(module, bn_name, nn.Identity())
-    return net
 
 
 def openvino_available() -> bool:
@@ -161,7 +138,7 @@ def _openvino_model(net: ConnectNet):
         return op.reshape(x, op.constant(np.array([-1, features], np.int64)), False)
 
     cells = 6 * COLS
-    pair = {(id(m), c): _folded_pair(getattr(m, c), getattr(m, n))
+    pair = {(id(m), c): folded_pair(getattr(m, c), getattr(m, n))
             for m, c, n in net.conv_bn_pairs()}
     planes = op.parameter([-1, 3, 6, COLS], np.float32, name="planes")
     h = conv(planes, pair[id(net.stem), "0"])

@@ -12,7 +12,8 @@ LAYERS = [
     {"positions", "encoder", "tree", "exploration", "shards", "solver",
      "cache"},                                                      # facts over positions
     {"net", "roots", "dataset", "kernels", "evaluators"},
-    {"checkpoint", "mcts", "inference", "grow", "export"},          # net and search, apart
+    {"checkpoint", "mcts", "fused", "grow", "export"},              # net and search, apart
+    {"inference"},                                                  # the evaluator over a net
     {"selfplay", "train", "arena", "play", "analysis"},             # the stages
     {"cluster", "serve", "breadth"},
     {"pipeline"},

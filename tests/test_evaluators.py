@@ -213,7 +213,7 @@ def test_auto_takes_bf16_only_where_the_cpu_has_it_natively(monkeypatch, tmp_pat
     key = "k"
     (tmp_path / "calibration.json").write_text(
         '{"k": {"backend": "openvino-bf16", "rates": {}}}')
-    name, rates = inference._calibrate(key, perturbed_net(), torch.device("cpu"))
+    name, rates = inference._calibrate(key, perturbed_net, torch.device("cpu"))
     assert name != "openvino-bf16" and "openvino-bf16" not in rates
     assert timed == ["eager", "folded", "openvino"]
     monkeypatch.setattr(inference, "native_bf16", lambda: True)
