@@ -69,13 +69,9 @@ def save(path: str | os.PathLike, net: ConnectNet, iteration: int = 0,
     }, path)
 
 
-def _arch(cfg: NetConfig) -> tuple:
-    return (cfg.blocks, cfg.channels, cfg.policy_channels, cfg.value_channels, cfg.value_hidden)
-
-
 def same_arch(a: NetConfig, b: NetConfig) -> bool:
     """Whether two resolved net configs describe the same architecture (presets aside)."""
-    return _arch(a) == _arch(b)
+    return a.sizes() == b.sizes()
 
 
 def load(path: str | os.PathLike, device: torch.device | str = "cpu",
@@ -121,9 +117,9 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu",
             from None
     if expect is not None and not same_arch(expect, cfg):
         raise CheckpointError(
-            f"checkpoint {path!r} holds a {cfg.describe()} net with heads "
-            f"{_arch(cfg)[2:]}, but {expect.describe()} with heads {_arch(expect)[2:]} "
-            "is configured; set net.preset to match the checkpoint or start a new run")
+            f"checkpoint {path!r} holds a {cfg.describe()} net but the config asks for "
+            f"{expect.describe()} ({cfg.differences(expect)}); match the checkpoint with "
+            f"{cfg.set_lines()}, or start a new run")
     net = ConnectNet(cfg)
     try:
         net.load_state_dict(raw["state_dict"])

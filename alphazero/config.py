@@ -51,6 +51,10 @@ PRESETS: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 
+#: The sizes that make an architecture, in PRESETS' order.
+ARCH_KEYS = ("blocks", "channels", "policy_channels", "value_channels", "value_hidden")
+
+
 @dataclass(frozen=True)
 class NetConfig:
     """ConnectNet architecture."""
@@ -69,20 +73,36 @@ class NetConfig:
         if name == "auto":
             name = "paper" if cuda else "small"
         base = PRESETS[name]
-        keys = ("blocks", "channels", "policy_channels", "value_channels", "value_hidden")
         vals = {k: (getattr(self, k) if getattr(self, k) is not None else b)
-                for k, b in zip(keys, base)}
+                for k, b in zip(ARCH_KEYS, base)}
         return NetConfig(preset=name, **vals)
 
     def describe(self) -> str:
         """Short human description, e.g. ``small (5x64)``."""
         return f"{self.preset} ({self.blocks}x{self.channels})"
 
+    def sizes(self) -> tuple[int, ...]:
+        """The architecture alone (resolved): ``ARCH_KEYS``' values."""
+        return tuple(getattr(self, k) for k in ARCH_KEYS)
+
+    def differences(self, other: NetConfig) -> str:
+        """What changes from this architecture to ``other``'s, e.g. ``blocks 5 -> 19,
+        value_hidden 64 -> 32`` (both resolved)."""
+        return ", ".join(f"{k} {a} -> {b}" for k, a, b in zip(ARCH_KEYS, self.sizes(),
+                                                               other.sizes()) if a != b)
+
+    def set_lines(self) -> str:
+        """The ``--set`` options that configure exactly this architecture (resolved)."""
+        preset = next((n for n, sizes in PRESETS.items() if sizes == self.sizes()), None)
+        if preset:
+            return f"--set net.preset={preset}"
+        return " ".join(f"--set net.{k}={v}" for k, v in zip(ARCH_KEYS, self.sizes()))
+
     def validate(self, prefix: str = "net") -> None:
         if self.preset not in PRESETS and self.preset != "auto":
             raise ConfigError(f"{prefix}.preset: unknown preset {self.preset!r}; "
                               f"choose one of {', '.join([*PRESETS, 'auto'])}")
-        for k in ("blocks", "channels", "policy_channels", "value_channels", "value_hidden"):
+        for k in ARCH_KEYS:
             v = getattr(self, k)
             if v is not None and v < (0 if k == "blocks" else 1):
                 raise ConfigError(f"{prefix}.{k}: {v} is out of range; use a positive number")

@@ -13,15 +13,18 @@ zeroed outgoing weights instead of copied channels, so no symmetry has to be bro
 * **deeper** (more residual blocks, appended after the old ones): a new block's second
   BatchNorm starts with scale and shift 0, so it adds nothing to its input
   (``relu(h + 0) = h`` as ``h`` is already the output of a ReLU), in training and eval mode.
+* **wider heads** (policy/value channels, value hidden units): the same rule as the trunk; a
+  linear layer's old outputs read nothing from its new inputs (the flattened features are
+  channel-major, so a head's old channels stay its leading features).
 
-The heads' own sizes (policy/value channels, value hidden units) must match.
+No dimension may shrink.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .config import NetConfig
+from .config import ARCH_KEYS, NetConfig
 from .net import ConnectNet, fresh_net
 
 
@@ -30,17 +33,15 @@ class GrowError(ValueError):
 
 
 def check_growable(old: NetConfig, new: NetConfig) -> None:
-    """Raise ``GrowError`` unless ``old`` grows into ``new`` (both resolved): heads equal,
-    at least as many blocks and channels."""
-    heads = ("policy_channels", "value_channels", "value_hidden")
-    if any(getattr(old, k) != getattr(new, k) for k in heads):
-        raise GrowError(f"a net with heads {[getattr(old, k) for k in heads]} cannot grow into "
-                        f"one with heads {[getattr(new, k) for k in heads]} ({', '.join(heads)})"
-                        "; configure the checkpoint's head sizes")
-    if new.blocks < old.blocks or new.channels < old.channels:
-        raise GrowError(f"a {old.blocks}x{old.channels} net cannot shrink into "
-                        f"{new.blocks}x{new.channels}; configure at least its blocks and "
-                        "channels")
+    """Raise ``GrowError`` unless ``old`` grows into ``new`` (both resolved): no dimension
+    smaller. The message names each dimension that would shrink and the ``--set`` options
+    that keep it."""
+    shrink = [(k, a, b) for k, a, b in zip(ARCH_KEYS, old.sizes(), new.sizes()) if b < a]
+    if shrink:
+        keep = " ".join(f"--set net.{k}={a}" for k, a, _ in shrink)
+        raise GrowError(f"a {old.describe()} net cannot grow into {new.describe()}: "
+                        f"{', '.join(f'{k} {a} -> {b}' for k, a, b in shrink)} would shrink; "
+                        f"keep the checkpoint's with {keep}")
 
 
 def grow(net: ConnectNet, cfg: NetConfig, seed: int = 0) -> ConnectNet:
@@ -61,13 +62,12 @@ def grow(net: ConnectNet, cfg: NetConfig, seed: int = 0) -> ConnectNet:
 
 
 def _embed(new: torch.Tensor, old: torch.Tensor) -> None:
-    """Write ``old`` into the leading corner of ``new`` in place (the linear layers, whose
-    sizes are the heads', fit exactly); for a convolution, also cut the old output channels
-    off the new input channels."""
+    """Write ``old`` into the leading corner of ``new`` in place; for a convolution or a
+    linear layer, also cut the old outputs off the new inputs."""
     if old.dim() == 0:  # num_batches_tracked
         new.copy_(old)
         return
     corner = tuple(slice(0, n) for n in old.shape)
     new[corner] = old
-    if old.dim() == 4:  # conv weight [out, in, k, k]
+    if old.dim() in (2, 4):  # linear [out, in], conv [out, in, k, k]
         new[: old.shape[0], old.shape[1]:] = 0

@@ -69,13 +69,33 @@ def test_the_new_weights_learn():
     assert hidden.abs().sum() > 0 and appended.abs().sum() > 0
 
 
-@pytest.mark.parametrize("change,word", [({"channels": SMALL.channels - 8}, "shrink"),
-                                         ({"blocks": SMALL.blocks - 1}, "shrink"),
-                                         ({"policy_channels": SMALL.policy_channels + 1},
-                                          "heads")])
+def test_every_dimension_grows_into_a_bigger_preset_with_the_same_outputs():
+    wider_heads = dataclasses.replace(SMALL, policy_channels=6, value_channels=5,
+                                      value_hidden=40)
+    x = _planes()
+    # tiny (2, 32, 4, 2, 32) -> small (5, 64, 8, 2, 64); then only the heads wider
+    for cfg in (NetConfig(preset="small").resolve(False), wider_heads):
+        old = _trained_looking(SMALL, 0)  # fresh: a pass in training mode moves its statistics
+        net = grow(old, cfg, seed=1)
+        for mode in ("eval", "train"):
+            old.train(mode == "train")
+            net.train(mode == "train")
+            with torch.no_grad():
+                (p0, v0), (p1, v1) = old(x), net(x)
+            assert torch.allclose(p0, p1, atol=1e-5) and torch.allclose(v0, v1, atol=1e-5)
+
+
+@pytest.mark.parametrize("change,word", [
+    ({"channels": SMALL.channels - 8}, "channels 32 -> 24 would shrink; keep the checkpoint's "
+                                       "with --set net.channels=32"),
+    ({"blocks": SMALL.blocks - 1}, "blocks 2 -> 1 would shrink"),
+    ({"policy_channels": SMALL.policy_channels - 1, "value_hidden": 16},
+     "policy_channels 4 -> 3, value_hidden 32 -> 16 would shrink; keep the checkpoint's with "
+     "--set net.policy_channels=4 --set net.value_hidden=32")])
 def test_what_cannot_grow_says_why(change, word):
-    with pytest.raises(GrowError, match=word):
+    with pytest.raises(GrowError) as e:
         grow(_trained_looking(SMALL, 0), dataclasses.replace(SMALL, **change))
+    assert word in str(e.value)
 
 
 def test_a_run_warm_starts_from_a_smaller_checkpoint(tmp_path, capsys):
