@@ -101,13 +101,36 @@ def _shorthands(args: argparse.Namespace, mapping: dict[str, str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
+#: Each optional extra and the module that tells whether it is installed.
+EXTRAS = {"fast": "openvino", "solver": "bitbully", "ray": "ray", "web": "starlette",
+          "export": "onnx", "gpu": "numba"}
+
+
+def _installed_extras() -> str:
+    import importlib.util
+
+    have = [e for e, mod in EXTRAS.items() if importlib.util.find_spec(mod) is not None]
+    return ", ".join(have) or "none"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import render, summarise
+
+    status = summarise(args.run_dir)
+    print(json.dumps(status.to_dict()) if args.json else render(status))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     import numpy
     import torch
 
+    from .config import NetConfig
+    from .inference import resolve_backend
     from .net import select_device
 
     dev = select_device("auto")
+    net = NetConfig().resolve(dev.type == "cuda")
     info = {
         "alphazero-c4": __version__,
         "python": platform.python_version(),
@@ -118,6 +141,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
+        "extras": _installed_extras(),
+        "backend": f"{resolve_backend('auto', net, dev)[0]} (what inference.backend: auto "
+                   f"picks for the {net.describe()} net on this device)",
     }
     if args.json:
         print(json.dumps(info))
@@ -616,7 +642,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"alphazero-c4 {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("info", help="versions, the device that would be used, thread count")
+    p = sub.add_parser("info", help="versions, installed extras, the device and inference "
+                                    "backend that would be used, thread count")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
 
@@ -744,6 +771,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(its latest iteration's first file)")
     p.add_argument("--game", type=int, default=0, help="which game of the file (from 0)")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("status", help="a run at a glance: iterations, best net, strength "
+                                      "curve, time spent, how to go on")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("config", help="list every config field with its meaning, or print the "
                                       "resolved config of --config/--set")

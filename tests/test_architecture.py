@@ -15,7 +15,7 @@ LAYERS = [
     {"checkpoint", "mcts", "fused", "grow", "export"},              # net and search, apart
     {"inference"},                                                  # the evaluator over a net
     {"selfplay", "train", "arena", "play", "analysis"},             # the stages
-    {"cluster", "serve", "breadth"},
+    {"cluster", "serve", "breadth", "status"},
     {"pipeline"},
     {"cli"},
 ]

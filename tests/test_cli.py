@@ -35,6 +35,16 @@ def assert_user_error(proc, *words):
         assert w in lines[0], lines[0]
 
 
+def test_info_names_the_extras_and_the_backend_auto_picks():
+    info = json.loads(az("info", "--json").stdout)
+    assert {"extras", "backend", "device", "torch"} <= set(info)
+    import importlib.util
+
+    assert ("solver" in info["extras"]) == (importlib.util.find_spec("bitbully") is not None)
+    assert info["backend"].split()[0] in ("eager", "folded", "openvino", "openvino-bf16",
+                                          "fused", "graphs")
+
+
 def test_smoke_pipeline_end_to_end(tmp_path):
     run = tmp_path / "run"
     proc = az("pipeline", "--config", "configs/smoke.yaml", "--run-dir", run, "--quiet")
@@ -56,6 +66,14 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     assert load(run / "best.pt").net_config.preset == "tiny"
     assert (run / "candidates" / "iter_0002.pt").exists()
     assert list((run / "tb").iterdir())
+    status = az("status", run)
+    assert status.returncode == 0, status.stderr
+    assert f"run {run}: 2 of 2 iterations done; net tiny (2x32), 8 simulations" in status.stdout
+    assert "continue: raise pipeline.iterations" in status.stdout
+    as_json = json.loads(az("status", run, "--json").stdout)
+    assert as_json["done"] == 2 and [p["iteration"] for p in as_json["curve"]] == [1, 2]
+    assert as_json["positions"] == sum(r["selfplay"]["positions"] for r in rows)
+    assert as_json["promotions"] == sum(r["arena"]["promoted"] for r in rows)
     # Finished: resuming does nothing; raising the iteration count extends the run.
     again = az("pipeline", "--resume", run, "--quiet")
     assert again.returncode == 0 and "all 2 iterations are done" in again.stdout
