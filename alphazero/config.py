@@ -60,7 +60,9 @@ class NetConfig:
     """ConnectNet architecture."""
 
     preset: str = F("auto", "named architecture: tiny, small, medium, paper (19x128, the seed's), "
-                            "or auto = paper on CUDA, small on CPU; fields below override it")
+                            "or auto = paper on CUDA, small on CPU; fields below override it "
+                            "(--set net.preset=P drops the sizes the file sets; sizes --set "
+                            "beside it still apply)")
     blocks: int | None = F(None, "residual blocks (paper: 19); empty = the preset's")
     channels: int | None = F(None, "channels of the trunk convolutions (paper: 128)")
     policy_channels: int | None = F(None, "1x1 conv channels of the policy head (seed: 32)")
@@ -626,7 +628,13 @@ def to_dict(cfg: Any) -> dict:
 
 
 def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> dict:
-    """Apply ``key.sub=value`` strings (values parsed as YAML scalars) to nested dict ``data``."""
+    """Apply ``key.sub=value`` strings (values parsed as YAML scalars) to nested dict ``data``.
+    A ``net.preset`` among them first drops the sizes ``data`` sets (a run's config.yaml
+    writes them all, which would hide the preset); sizes among the overrides still apply."""
+    if any(o.split("=", 1)[0].strip() == "net.preset" for o in overrides) and isinstance(
+            data.get("net"), dict):
+        for k in ARCH_KEYS:
+            data["net"].pop(k, None)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. mcts.num_simulations=200")

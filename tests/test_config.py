@@ -44,6 +44,17 @@ def test_a_config_that_cannot_fill_its_batches_says_so_in_one_line():
     assert len(slow.warnings()) == 1 and "alphabeta:12" in slow.warnings()[0]
 
 
+def test_a_preset_on_the_command_line_replaces_the_sizes_a_run_config_writes_out():
+    base = load("checkpoints/config.yaml")  # a run's config: every size written out
+    assert (base.net.blocks, base.net.channels) == (5, 64)
+    assert load("checkpoints/config.yaml", ["net.preset=medium"]).net.resolve(False).sizes() \
+        == (10, 96, 16, 3, 64)
+    for order in (["net.preset=paper", "net.value_hidden=64"],
+                  ["net.value_hidden=64", "net.preset=paper"]):
+        assert load("checkpoints/config.yaml", order).net.resolve(False).sizes() == \
+            (19, 128, 32, 3, 64)
+
+
 def test_workers_take_the_gpus_in_turn():
     from alphazero.selfplay import worker_device
 
