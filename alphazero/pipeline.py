@@ -28,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import atomic, checkpoint, config, faults, solver
+from . import atomic, checkpoint, config, faults, plots, solver
 from .arena import MCTSPlayer, PolicyPlayer, arena_match, play_match, reference_player
 from .breadth import measure
 from .cluster import run_ray_pool
@@ -407,16 +407,9 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
         reporter.scalar(f"time/{phase}_s", seconds, it)
     if row.get("empty_board"):
         eb = row["empty_board"]
-        reporter.image("best/empty_board_policy", policy_bars(eb["policy"]), it)
         reporter.text("best/empty_board", "policy by column: " + " ".join(
             f"{100 * p:.0f}%" for p in eb["policy"]) + f"; value {eb['value']:+.3f}", it)
-    history = [*read_metrics(reporter.metrics), row] if reporter.metrics else [row]
-    curves = {key: [100 * r[key] for r in history if r.get(key) is not None]
-              for key in ("policy_mistakes", "search_mistakes")}
-    if any(curves.values()):
-        reporter.image("best/mistakes_curve", curve_image(curves), it)
-        reporter.text("best/mistakes_curve", "red: raw policy, blue: search; mistakes (%) on "
-                      "solver-labelled positions per iteration, grid every 10%", it)
+    _figures(reporter, row, it)
     # Per-iteration means of the losses, on the iteration axis of every chart above (the
     # train/ and val/ tags are per optimizer step).
     for part in ("train", "val", "val_unseen"):
@@ -441,34 +434,17 @@ def flat_config(cfg: Config) -> dict:
             for section, fields in config.to_dict(cfg).items() for k, v in fields.items()}
 
 
-def curve_image(series: dict[str, list[float]], height: int = 160, width: int = 320) -> np.ndarray:
-    """Line chart of percentages per iteration, y from 0 to the largest value rounded up to
-    10: uint8 RGB [height, width, 3]; one colour per series (red, blue, green, ...)."""
-    img = np.full((height, width, 3), 255, np.uint8)
-    colours = ((214, 39, 40), (31, 119, 180), (44, 160, 44))
-    top = max(10.0, 10 * np.ceil(max(max(v) for v in series.values() if v) / 10))
-    for k in range(1, int(top // 10)):
-        img[height - 1 - int(k * 10 / top * (height - 1)), :] = (225, 225, 225)
-    for colour, values in zip(colours, series.values()):
-        if not values:
-            continue
-        xs = np.linspace(0, width - 1, max(len(values), 2))[:len(values)]
-        ys = (height - 1) * (1 - np.asarray(values) / top)
-        for (x0, y0), (x1, y1) in zip(zip(xs, ys), zip(xs[1:], ys[1:])):
-            t = np.linspace(0, 1, int(abs(x1 - x0) + abs(y1 - y0)) + 2)
-            rows, cols = np.round(y0 + t * (y1 - y0)), np.round(x0 + t * (x1 - x0))
-            img[rows.astype(int), cols.astype(int)] = colour
-        img[np.round(ys).astype(int), np.round(xs).astype(int)] = colour
-    return img
-
-
-def policy_bars(policy: list[float], height: int = 120, bar: int = 24) -> np.ndarray:
-    """A bar chart of a policy over the 7 columns: uint8 RGB [height, 7 * bar, 3]."""
-    img = np.full((height, len(policy) * bar, 3), 255, np.uint8)
-    for c, p in enumerate(policy):
-        h = int(round(p * (height - 4)))
-        img[height - h:, c * bar + 3:(c + 1) * bar - 3] = (31, 119, 180)
-    return img
+def _figures(reporter: Reporter, row: dict, it: int) -> None:
+    """The best net's empty-board policy and its mistakes curve over the run, as pictures
+    (with the plots extra; the scalars carry the same numbers without it)."""
+    if reporter.writer is None or not plots.available():
+        return
+    if row.get("empty_board"):
+        reporter.figure("best/empty_board_policy", plots.policy_figure(
+            row["empty_board"]["policy"], row["empty_board"]["value"]), it)
+    history = [*read_metrics(reporter.metrics), row] if reporter.metrics else [row]
+    if any(r.get("policy_mistakes") is not None for r in history):
+        reporter.figure("best/mistakes_curve", plots.mistakes_figure(history), it)
 
 
 def _rate(rate: float | None, n: int | None) -> str:

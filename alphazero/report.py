@@ -58,10 +58,10 @@ class Reporter:
         if self.writer is not None:
             self.writer.add_scalar(tag, value, step)
 
-    def image(self, tag: str, hwc: Any, step: int) -> None:
-        """An RGB image, uint8 [H, W, 3], to TensorBoard's Images tab."""
+    def figure(self, tag: str, fig: Any, step: int) -> None:
+        """A matplotlib figure to TensorBoard's Images tab (``plots.py``)."""
         if self.writer is not None:
-            self.writer.add_image(tag, hwc, step, dataformats="HWC")
+            self.writer.add_figure(tag, fig, step, close=False)
 
     def text(self, tag: str, text: str, step: int) -> None:
         if self.writer is not None:

@@ -28,7 +28,9 @@ import sys
 
 import numpy as np
 
-from plot_curve import line_chart, read_rows
+from plot_curve import read_rows
+
+from alphazero import plots
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, "configs", "default.yaml")
@@ -280,10 +282,9 @@ def report(experiment: str, out: str) -> None:
             ("cpu", lines_cpu, bands_cpu, "self-play + training CPU minutes (mean over seeds)"),
             ("positions", lines_pos, bands_pos, "self-play positions (recorded)")):
         path = f"{base}_{suffix}.svg"
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(line_chart(lines, "candidate raw-policy mistakes, all 6000 Pons positions "
-                                "(mean, band = seed range)", xlabel, y_max=hi, y_min=lo,
-                                bands=bands))
+        plots.save(plots.line_figure(lines, "candidate raw-policy mistakes, all 6000 Pons "
+                                     "positions (mean, band = seed range)", xlabel,
+                                     "mistakes (%)", bands=bands, ylim=(lo, hi)), path)
         print(path)
 
 

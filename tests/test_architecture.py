@@ -10,7 +10,7 @@ LAYERS = [
     {"config", "faults", "report", "ratings", "compiled"},          # leaves
     {"game", "atomic"},                                             # rules; atomic writes
     {"positions", "encoder", "tree", "exploration", "shards", "solver",
-     "cache"},                                                      # facts over positions
+     "cache", "plots"},                                             # facts over positions
     {"net", "roots", "dataset", "kernels", "evaluators"},
     {"checkpoint", "mcts", "fused", "grow", "export"},              # net and search, apart
     {"inference"},                                                  # the evaluator over a net
@@ -23,7 +23,7 @@ LAYERS = [
 EXTRA = {"config": {"atomic"}}
 NO_TORCH = {"config", "faults", "report", "ratings", "game", "atomic", "positions", "encoder",
             "tree", "exploration", "shards", "roots", "dataset", "mcts", "solver", "analysis",
-            "evaluators", "kernels", "compiled", "cache"}
+            "evaluators", "kernels", "compiled", "cache", "plots", "status"}
 NEVER = {m: {"net", "checkpoint", "inference"}
          for m in ("tree", "roots", "mcts", "exploration", "evaluators", "kernels", "cache")}
 NEVER.update({"shards": {"net", "checkpoint", "mcts"}, "dataset": {"net", "checkpoint", "mcts"}})

@@ -66,6 +66,13 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     assert load(run / "best.pt").net_config.preset == "tiny"
     assert (run / "candidates" / "iter_0002.pt").exists()
     assert list((run / "tb").iterdir())
+    from alphazero import plots
+
+    if plots.available():  # the pictures, drawn by matplotlib, reach TensorBoard
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        events = EventAccumulator(str(run / "tb")).Reload()
+        assert {"best/mistakes_curve", "best/empty_board_policy"} <= set(events.Tags()["images"])
     status = az("status", run)
     assert status.returncode == 0, status.stderr
     assert f"run {run}: 2 of 2 iterations done; net tiny (2x32), 8 simulations" in status.stdout
