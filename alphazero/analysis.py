@@ -98,7 +98,8 @@ def render_game(samples: Samples, k: int, source: str) -> str:
         state = boards.state(i)
         q = game.root_values[i]
         out += ["", f"position {i + 1}, ply {state.ply}, "
-                    f"{'X' if state.first_to_move else 'O'} to move:", state.render(),
+                    f"{'X' if state.first_to_move else 'O'} to move:", state.render(), "",
+                _row("column", list(range(1, COLS + 1)), str),
                 _row("target %", list(game.policies[i]), lambda v: f"{100 * v:.0f}"),
                 f"result z {game.values[i]:+.0f}" + ("" if np.isnan(q) else
                                                      f", search value q {q:+.2f}")]

@@ -491,6 +491,10 @@ def cmd_play(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     sims = _sims(args, cfg.mcts.num_simulations)
+    start = _position(args.moves, "play")
+    first = {"human": True, "ai": False}.get(args.first)
+    if first is None and not sys.stdin.isatty():
+        first = True  # input from a pipe or a file: no question to answer
     path = args.checkpoint or checkpoint.default_path()
     if path is None:
         print("No trained checkpoint found: playing an untrained net (pass --checkpoint PATH).")
@@ -498,16 +502,28 @@ def cmd_play(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    start, device = _start(path, cfg, args.device)
-    evaluate = evaluator_for(start.net, device, cfg.inference)
+    ckpt, device = _start(path, cfg, args.device)
+    evaluate = evaluator_for(ckpt.net, device, cfg.inference)
     thinking = f"{sims} simulations per move" if sims else "its raw policy, no search"
     name = os.path.basename(path) if path else "an untrained net"
-    header = (f"Connect Four against {name} ({start.net.cfg.describe()}, {thinking}, "
+    header = (f"Connect Four against {name} ({ckpt.net.cfg.describe()}, {thinking}, "
               f"{device}).\n  inference: {evaluate.backend} on {args.threads} thread"
               f"{'s' if args.threads > 1 else ''}, tree step {tree_step(cfg.mcts)}"
               + (f"\n  checkpoint: {path}" if path else ""))
-    play_session(evaluate, sims, cfg.mcts, header, human_first=args.first == "human")
+    play_session(evaluate, sims, cfg.mcts, header, human_first=first, start=start)
     return 0
+
+
+def _position(text: str, what: str) -> str:
+    """A move string ("4453") checked to be a legal game that is not over."""
+    from .game import State
+
+    moves = text.strip()
+    if moves and not (moves.isdigit() and set(moves) <= set("1234567")):
+        raise UserError(f"moves {text!r}: give columns 1-7 as one string, e.g. 4453")
+    if State.from_moves(moves).is_terminal():  # an illegal sequence: IllegalMoveError, a line
+        raise UserError(f"the game is over after {moves}: there is nothing to {what}")
+    return moves
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
@@ -518,12 +534,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     sims = _sims(args, cfg.mcts.num_simulations)
-    moves = args.moves.strip()
-    if moves and not (moves.isdigit() and set(moves) <= set("1234567")):
-        raise UserError(f"moves {args.moves!r}: give columns 1-7 as one string, e.g. 4453")
-    state = State.from_moves(moves)  # an illegal sequence is an IllegalMoveError: one line
-    if state.is_terminal():
-        raise UserError(f"the game is over after {moves}: there is nothing to analyse")
+    moves = _position(args.moves, "analyse")
+    state = State.from_moves(moves)
     path = args.checkpoint or checkpoint.default_path()
     start, device = _start(path, cfg, args.device)
     report = analyse(state, evaluator_for(start.net, device, cfg.inference), cfg.mcts, sims)
@@ -721,7 +733,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("play", help="play against a net in the terminal")
     _add_config_args(p)
     p.add_argument("--checkpoint", metavar="PATH", help="net to play (default: the shipped one)")
-    p.add_argument("--first", choices=("human", "ai"), default="human", help="who moves first")
+    p.add_argument("--first", choices=("human", "ai"), help="who moves first (default: asked "
+                   "in a terminal, the human when moves come from a pipe)")
+    p.add_argument("--moves", default="", metavar="MOVES",
+                   help="start from the position after these columns, e.g. 4453 (the first "
+                        "mover is then whoever is to move there)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads for the net (default 1: a batch-1 search ran 3x faster on "
                         "one thread than on two on a busy machine)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import sys
 import time
 from typing import Callable, TextIO
@@ -24,17 +25,43 @@ def ai_move(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig,
     return int(res.best[0]), {"shares": res.policy[0], "value": float(res.root_value[0])}
 
 
+def ask_line(prompt: str) -> str:
+    """``input(prompt)`` that Ctrl-C always interrupts at once. The inference runtimes keep
+    threads of their own, and the kernel may hand SIGINT to one of them: Python then raises
+    KeyboardInterrupt only once the main thread runs again, which a blocking read of the
+    terminal would put off until Enter. Waiting in short selects lets it run."""
+    if not hasattr(select, "poll") or not sys.stdin.isatty():
+        return input(prompt)
+    print(prompt, end="", flush=True)
+    while not select.select([sys.stdin], [], [], 0.1)[0]:
+        pass
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
+#: What ``_read_column`` returns when the human asks to take back their last move.
+UNDO = -1
+
+
 def _read_column(state: State, ask: Callable[[str], str], out: TextIO) -> int | None:
-    """Prompt until a legal column is typed; None when the user leaves (q, EOF, Ctrl-C)."""
+    """Prompt until a legal column (or u: ``UNDO``) is typed; None when the user leaves (q,
+    EOF). Ctrl-C is not leaving quietly: it goes up as KeyboardInterrupt (exit status 130)."""
     while True:
         try:
-            line = ask(f"Your move (1-{COLS}, q to quit): ")
-        except (EOFError, KeyboardInterrupt):
+            line = ask(f"Your move (1-{COLS}, u to undo, q to quit): ")
+        except EOFError:
             print("", file=out)
             return None
+        except KeyboardInterrupt:
+            print("", file=out)
+            raise
         text = line.strip().lower()
         if text in ("q", "quit", "exit"):
             return None
+        if text in ("u", "undo"):
+            return UNDO
         if not text.isdigit() or not 1 <= int(text) <= COLS:
             shown = repr(line.strip()) if line.strip() else "an empty line"
             print(f"  {shown} is not a column: type a number from 1 to {COLS}.", file=out)
@@ -80,44 +107,77 @@ def _final_board(state: State, out: TextIO) -> None:
 
 
 def play_game(evaluate: Evaluate, sims: int, mcts: MCTSConfig, human_first: bool = True,
-              ask: Callable[[str], str] = input, out: TextIO = sys.stdout) -> int | None:
-    """One interactive game. Returns +1 human won, -1 AI won, 0 draw, None if the human left."""
-    state, moves = State(), ""
+              ask: Callable[[str], str] = ask_line, out: TextIO = sys.stdout,
+              start: str = "") -> int | None:
+    """One interactive game from the position after the moves ``start`` ("4453"; the human
+    plays the side to move there when ``human_first``). Returns +1 human won, -1 AI won, 0
+    draw, None if the human left. At their turn the human can undo their last move (and the
+    AI's reply)."""
+    state, moves = State.from_moves(start), start
+    human_side = state.first_to_move == human_first  # True: the human plays X
     searcher = Searcher(evaluate, match_config(mcts, max(sims, 1)))
-    me, ai = ("X", "O") if human_first else ("O", "X")
+    me, ai = ("X", "O") if human_side else ("O", "X")
     print(f"You are {me}, the AI is {ai}. {'You move' if human_first else 'The AI moves'} "
-          "first.", file=out)
-    while not state.is_terminal():
-        print("\n" + state.render(), file=out)
-        if state.first_to_move == human_first:
-            col = _read_column(state, ask, out)
-            if col is None:
+          f"first{' after ' + start if start else ''}.", file=out)
+    turns: list[tuple[State, str]] = []  # the positions where the human was to move
+    try:
+        while not state.is_terminal():
+            print("\n" + state.render(), file=out)
+            if state.first_to_move != human_side:
+                col = _ai_turn(state, evaluate, sims, mcts, searcher, out)
+            elif (col := _read_column(state, ask, out)) is None:
                 print(f"Moves so far: {moves or '(none)'}\nBye.", file=out)
                 return None
-        else:
-            col = _ai_turn(state, evaluate, sims, mcts, searcher, out)
-        state, moves = state.play(col), moves + str(col + 1)
+            elif col == UNDO:
+                if not turns:
+                    print("  Nothing to undo yet.", file=out)
+                    continue
+                state, moves = turns.pop()
+                searcher = Searcher(evaluate, match_config(mcts, max(sims, 1)))  # no stale tree
+                print(f"  Taken back: moves {moves or '(none)'}.", file=out)
+                continue
+            else:
+                turns.append((state, moves))
+            state, moves = state.play(col), moves + str(col + 1)
+    except KeyboardInterrupt:
+        print(f"Moves so far: {moves or '(none)'}", file=out)
+        raise
     _final_board(state, out)
     if state.result() == 0:
         outcome, text = 0, "Draw: the board is full."
     else:  # the side to move has lost: the last mover won
-        outcome = 1 if state.first_to_move != human_first else -1
+        outcome = 1 if state.first_to_move != human_side else -1
         text = "You win!" if outcome == 1 else "The AI wins."
     print(f"{text} Moves: {moves}", file=out)
     return outcome
 
 
-def play_session(evaluate: Evaluate, sims: int, mcts: MCTSConfig, header: str,
-                 human_first: bool = True, ask: Callable[[str], str] = input,
-                 out: TextIO = sys.stdout) -> None:
-    """Games until the human declines another; colours swap after each game."""
-    print(header, file=out)
-    while play_game(evaluate, sims, mcts, human_first, ask, out) is not None:
+def _yes_no(ask: Callable[[str], str], question: str, default: bool, out: TextIO) -> bool:
+    """Ask until y/yes, n/no or Enter (``default``); EOF and q are no."""
+    hint = "[Y/n]" if default else "[y/N]"
+    while True:
         try:
-            again = ask("Play again, with colours swapped? [y/N] ").strip().lower()
-        except (EOFError, KeyboardInterrupt):
-            again = ""
-        if again not in ("y", "yes"):
+            text = ask(f"{question} {hint} ").strip().lower()
+        except EOFError:
+            return False
+        if text in ("y", "yes") or (not text and default):
+            return True
+        if text in ("n", "no", "q", "quit") or not text:
+            return False
+        print(f"  {text!r} is not an answer: type y or n (Enter: "
+              f"{'yes' if default else 'no'}).", file=out)
+
+
+def play_session(evaluate: Evaluate, sims: int, mcts: MCTSConfig, header: str,
+                 human_first: bool | None = True, ask: Callable[[str], str] = ask_line,
+                 out: TextIO = sys.stdout, start: str = "") -> None:
+    """Games until the human declines another; colours swap after each game. ``human_first``
+    None: ask who moves first."""
+    print(header, file=out)
+    if human_first is None:
+        human_first = _yes_no(ask, "Do you want to move first?", True, out)
+    while play_game(evaluate, sims, mcts, human_first, ask, out, start) is not None:
+        if not _yes_no(ask, "Play again, with colours swapped?", False, out):
             print("Bye.", file=out)
             return
         human_first = not human_first

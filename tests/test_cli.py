@@ -313,15 +313,65 @@ def test_play_reprompts_on_a_full_column_and_on_ctrl_c():
             raise KeyboardInterrupt from None
 
     out = io.StringIO()
-    # Human and AI fill column 7 (X O X O X O: no four), the human's fourth 7 is refused.
-    assert play_game(column7, 1, MCTSConfig(), human_first=True, ask=ask, out=out) is None
+    # Human and AI fill column 7 (X O X O X O: no four), the human's fourth 7 is refused;
+    # then Ctrl-C: not a quiet exit (the command ends with status 130), the moves are shown.
+    with pytest.raises(KeyboardInterrupt):
+        play_game(column7, 1, MCTSConfig(), human_first=True, ask=ask, out=out)
     text = out.getvalue()
     assert text.count("AI plays 7") == 3 and "Column 7 is full: pick another." in text
+    assert text.rstrip().endswith("Moves so far: 77777711")  # then 1 and the reply
+
+
+def _scripted(answers):
+    answers = iter(answers)
+    return lambda prompt: next(answers)
+
+
+def _column7(boards):
+    n = len(boards)
+    p = np.zeros((n, 7), np.float32)
+    p[:, 6] = 1.0
+    return p, np.zeros(n, np.float32)
+
+
+def test_play_from_a_position_with_undo():
+    import io
+
+    from alphazero.config import MCTSConfig
+    from alphazero.play import play_game
+
+    out = io.StringIO()
+    ask = _scripted(["u", "1", "u", "2", "q"])
+    assert play_game(_column7, 0, MCTSConfig(), human_first=True, ask=ask, out=out,
+                     start="44") is None
+    text = out.getvalue()
+    assert "You are X, the AI is O. You move first after 44." in text
+    assert "Nothing to undo yet." in text and "Taken back: moves 44." in text
+    assert "Moves so far: 4427" in text  # 1 and its reply taken back; then 2, the AI's 7
+
+
+def test_play_again_asks_until_it_understands():
+    import io
+
+    from alphazero.config import MCTSConfig
+    from alphazero.play import play_session
+
+    out = io.StringIO()
+    # The human (X) plays 1 four times while the AI plays 7: a win; then "4" is no answer.
+    ask = _scripted(["1", "1", "1", "1", "4", "n"])
+    play_session(_column7, 0, MCTSConfig(), "header", human_first=True, ask=ask, out=out)
+    text = out.getvalue()
+    assert "You win!" in text and "'4' is not an answer: type y or n" in text
     assert text.rstrip().endswith("Bye.")
+    out = io.StringIO()  # asked who moves first when --first is not given
+    ask = _scripted(["n", "q"])
+    play_session(_column7, 0, MCTSConfig(), "header", human_first=None, ask=ask, out=out)
+    assert "The AI moves first." in out.getvalue() and "AI plays 7" in out.getvalue()
 
 
-def test_play_in_a_terminal_shows_its_header_and_that_it_thinks(tiny_ckpt):
-    """``play`` driven through a pseudo-terminal, as a person sees it."""
+def _play_in_a_terminal(tiny_ckpt, reply: bytes) -> tuple[str, int]:
+    """``play`` driven through a pseudo-terminal, as a person sees it: ``reply`` typed at the
+    first "Your move". Returns what the terminal showed and the exit status."""
     import os
     import pty
     import select
@@ -344,15 +394,32 @@ def test_play_in_a_terminal_shows_its_header_and_that_it_thinks(tiny_ckpt):
                 break
             seen += chunk
         if b"Your move" in seen and not sent:
-            os.write(fd, b"q\n")
+            os.write(fd, reply)
             sent = True
+    for _ in range(300):  # a child that does not end is a failure, never a hung suite
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return seen.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+        time.sleep(0.1)
+    os.kill(pid, 9)
     os.waitpid(pid, 0)
-    text = seen.decode(errors="replace")
+    raise AssertionError(f"play did not end; the terminal showed:\n{seen.decode(errors='replace')}")
+
+
+def test_play_in_a_terminal_shows_its_header_and_that_it_thinks(tiny_ckpt):
+    text, code = _play_in_a_terminal(tiny_ckpt, b"q\n")
+    assert code == 0
     assert "Connect Four against" in text and "tiny.pt" in text and "8 simulations" in text
     assert "AI is thinking..." in text and "AI plays" in text and "Bye." in text
     assert "on 1 thread, tree step " in text
     lines = [ln for ln in text.replace("\r", "\n").splitlines() if "checkpoint:" not in ln]
     assert max(len(ln) for ln in lines) < 80
+
+
+def test_ctrl_c_in_play_is_an_interrupt_not_a_normal_exit(tiny_ckpt):
+    text, code = _play_in_a_terminal(tiny_ckpt, b"\x03")
+    assert code == 130 and "interrupted" in text and "Moves so far:" in text
+    assert "Traceback" not in text
 
 
 def test_analyse_shows_net_search_and_solver(tiny_ckpt):
