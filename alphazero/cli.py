@@ -75,25 +75,28 @@ def os_error_message(e: OSError, command: str) -> str | None:
     return f"cannot write or read {path}: {e.strerror or e};{again}"
 
 
-def _config(args: argparse.Namespace, extra: list[str] | None = None):
-    overrides = list(extra or []) + list(args.set or [])
-    return config.load(args.config, overrides)
+def _config(args: argparse.Namespace, shorthands: dict[str, str] | None = None):
+    """The config of ``--config`` and ``--set``, with ``--flag value`` shorthands
+    (``{flag attribute: config key}``) applied first; a bad shorthand value is reported
+    under its flag, not under the config key the user never typed."""
+    given = {key: attr for attr, key in (shorthands or {}).items()
+             if getattr(args, attr, None) is not None}
+    overrides = [f"{key}={getattr(args, attr)}" for key, attr in given.items()]
+    try:
+        return config.load(args.config, overrides + list(args.set or []))
+    except config.ConfigError as e:
+        key, _, rest = str(e).partition(": ")
+        if key in given:
+            flag = given[key]
+            raise UserError(f"--{flag.replace('_', '-')} {getattr(args, flag)} ({key}): "
+                            f"{rest}") from None
+        raise
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML config (default: built-in defaults)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
                    help="override a config field, e.g. --set mcts.num_simulations=200")
-
-
-def _shorthands(args: argparse.Namespace, mapping: dict[str, str]) -> list[str]:
-    """``--flag value`` pairs turned into ``key=value`` overrides (only flags given)."""
-    out = []
-    for attr, key in mapping.items():
-        v = getattr(args, attr, None)
-        if v is not None:
-            out.append(f"{key}={v}")
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,10 +168,10 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     from .mcts import tree_step
     from .selfplay import run_pool, work_summary
 
-    cfg = _config(args, _shorthands(args, {
+    cfg = _config(args, {
         "games": "selfplay.games", "sims": "mcts.num_simulations", "workers": "selfplay.workers",
         "parallel_games": "selfplay.parallel_games", "seed": "selfplay.seed",
-        "device": "selfplay.device", "preset": "net.preset"}))
+        "device": "selfplay.device", "preset": "net.preset"})
     select_device(cfg.selfplay.device)
     if args.checkpoint is not None:
         checkpoint.load(args.checkpoint)  # a bad file fails here, in one line, not in a worker
@@ -240,9 +243,9 @@ def _start(path: str | None, cfg, device_name: str):
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import train_and_save
 
-    cfg = _config(args, _shorthands(args, {"epochs": "train.epochs", "lr": "train.lr",
+    cfg = _config(args, {"epochs": "train.epochs", "lr": "train.lr",
                                            "device": "train.device",
-                                           "batch_size": "train.batch_size"}))
+                                           "batch_size": "train.batch_size"})
     start, device = _start(args.checkpoint, cfg, cfg.train.device)
     writer = None
     if args.tb:
@@ -333,15 +336,31 @@ def _at_least_one(args: argparse.Namespace, *flags: str) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    cfg = _config(args, _shorthands(args, {"openings": "arena.opening_plies"}))
+    cfg = _config(args, {"openings": "arena.opening_plies"})
     sims = _sims(args, cfg.arena.num_simulations)
     _at_least_one(args, "games", "limit")
+    if args.positions is None and args.breadth is None:
+        if args.games % 2:
+            raise UserError(f"--games {args.games}: use an even number (each opening is "
+                            "played twice, colours swapped)")
+        _warn_slow(args.player or args.checkpoint, args.opponent)
     spec = _default_player(args.player or args.checkpoint)
     if args.positions is not None:
         return _evaluate_positions(args, cfg, spec, sims)
     if args.breadth is not None:
         return _evaluate_breadth(args, cfg, spec, sims)
     return _evaluate_match(args, cfg, spec, sims)
+
+
+def _warn_slow(*specs: str | None) -> None:
+    """One line on stderr for an alpha-beta player deep enough to take minutes a game."""
+    from .config import SLOW_ALPHABETA, parse_opponent
+
+    for spec in specs:
+        if spec and parse_opponent(spec)[0] == "alphabeta" and \
+                parse_opponent(spec)[1] >= SLOW_ALPHABETA:
+            print(f"warning: {spec} searches {parse_opponent(spec)[1]} plies a move and can "
+                  "take a minute or more a game", file=sys.stderr)
 
 
 def _evaluate_breadth(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:
