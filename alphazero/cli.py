@@ -666,18 +666,16 @@ def cmd_config(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="alphazero", description="AlphaZero for Connect Four: self-play, training, "
-                                      "evaluation and play.")
-    parser.add_argument("--version", action="version", version=f"alphazero-c4 {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def _parser_info(sub) -> None:
+    """The `info` subcommand's arguments."""
     p = sub.add_parser("info", help="versions, installed extras, the device and inference "
                                     "backend that would be used, thread count")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
 
+
+def _parser_self_play(sub) -> None:
+    """The `self-play` subcommand's arguments."""
     p = sub.add_parser("self-play", help="play games with a net and write dataset files")
     _add_config_args(p)
     p.add_argument("--checkpoint", metavar="PATH",
@@ -693,6 +691,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_self_play)
 
+
+def _parser_train(sub) -> None:
+    """The `train` subcommand's arguments."""
     p = sub.add_parser("train", help="train a net on dataset folders")
     _add_config_args(p)
     p.add_argument("--data", nargs="+", required=True, metavar="DIR",
@@ -707,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
+
+def _parser_evaluate(sub) -> None:
+    """The `evaluate` subcommand's arguments."""
     p = sub.add_parser("evaluate", help="a match between players, or mistakes on solved "
                                         "positions")
     _add_config_args(p)
@@ -737,6 +741,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _parser_pipeline(sub) -> None:
+    """The `pipeline` subcommand's arguments."""
     p = sub.add_parser("pipeline", help="self-play -> train -> arena iterations in a run folder")
     _add_config_args(p)
     p.add_argument("--run-dir", metavar="DIR", help="run folder (default runs/<config name>)")
@@ -749,6 +756,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_pipeline)
 
+
+def _parser_play(sub) -> None:
+    """The `play` subcommand's arguments."""
     p = sub.add_parser("play", help="play against a net in the terminal")
     _add_config_args(p)
     p.add_argument("--checkpoint", metavar="PATH", help="net to play (default: the shipped one)")
@@ -765,6 +775,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.set_defaults(func=cmd_play)
 
+
+def _parser_analyse(sub) -> None:
+    """The `analyse` subcommand's arguments."""
     p = sub.add_parser("analyse", help="one position through the net, the search and (with the "
                                        "solver extra) a perfect solver")
     _add_config_args(p)
@@ -777,6 +790,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_analyse)
 
+
+def _parser_serve(sub) -> None:
+    """The `serve` subcommand's arguments."""
     p = sub.add_parser("serve", help="play the net in a browser, watch it think, replay a run's "
                                      "games (the web extra)")
     _add_config_args(p)
@@ -792,6 +808,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "wait, 8 at most, then get a 503")
     p.set_defaults(func=cmd_serve)
 
+
+def _parser_export(sub) -> None:
+    """The `export` subcommand's arguments."""
     p = sub.add_parser("export", help="write a checkpoint's net as an ONNX file (the export "
                                       "extra)")
     p.add_argument("--checkpoint", metavar="PATH", help="net to export (default: the shipped "
@@ -799,6 +818,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.onnx", help="where to write it")
     p.set_defaults(func=cmd_export)
 
+
+def _parser_show(sub) -> None:
+    """The `show` subcommand's arguments."""
     p = sub.add_parser("show", help="replay a recorded self-play game with its policy targets "
                                     "and values")
     p.add_argument("source", metavar="DATA_FILE|DATA_DIR|RUN_DIR",
@@ -807,16 +829,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--game", type=int, default=0, help="which game of the file (from 0)")
     p.set_defaults(func=cmd_show)
 
+
+def _parser_status(sub) -> None:
+    """The `status` subcommand's arguments."""
     p = sub.add_parser("status", help="a run at a glance: iterations, best net, strength "
                                       "curve, time spent, how to go on")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_status)
 
+
+def _parser_config(sub) -> None:
+    """The `config` subcommand's arguments."""
     p = sub.add_parser("config", help="list every config field with its meaning, or print the "
                                       "resolved config of --config/--set")
     _add_config_args(p)
     p.set_defaults(func=cmd_config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one small function per subcommand declares its arguments."""
+    parser = argparse.ArgumentParser(
+        prog="alphazero", description="AlphaZero for Connect Four: self-play, training, "
+                                      "evaluation and play.")
+    parser.add_argument("--version", action="version", version=f"alphazero-c4 {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (_parser_info, _parser_self_play, _parser_train, _parser_evaluate,
+                _parser_pipeline, _parser_play, _parser_analyse, _parser_serve, _parser_export,
+                _parser_show, _parser_status, _parser_config):
+        add(sub)
     return parser
 
 

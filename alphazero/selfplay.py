@@ -177,58 +177,31 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
     (``exploration.random_opening``; part of the game's moves, counted by the temperature,
     never recorded). ``stats`` (optional) collects the batch occupancy.
     """
-    pending = list(game_ids)[::-1]
-    slots = min(sp.parallel_games, len(pending))
+    games = _Slots(game_ids, sp)
     stats = stats if stats is not None else PlayStats()
-    stats.slots = max(stats.slots, slots)
-    own = np.zeros(slots, np.uint64)
-    mask = np.zeros(slots, np.uint64)
-    gid = [-1] * slots
-    rngs: list[np.random.Generator | None] = [None] * slots
-    hist = [GameHistory() for _ in range(slots)]
-
-    def start(s: int) -> bool:
-        if not pending:
-            gid[s] = -1
-            return False
-        gid[s] = pending.pop()
-        rngs[s] = game_rng(sp.seed, gid[s])
-        opening, state = random_opening(rngs[s], sp.random_opening_moves)
-        own[s], mask[s] = state.own, state.mask
-        hist[s] = GameHistory(opening=opening)
-        return True
-
-    live = [s for s in range(slots) if start(s)]
+    stats.slots = max(stats.slots, games.size)
+    live = [s for s in range(games.size) if games.start(s)]
     reuse = mcts.reuse_tree and mcts.root_selection == "puct"
     tree: Tree | None = None  # rows follow ``live``
     while live:
         stats.steps += 1
         stats.live += len(live)
         act = np.array(live)
-        boards = Boards(own[act], mask[act])
-        act_rngs = [rngs[s] for s in live]
-        if sp.full_search_prob < 1:
-            full = np.array([r.random() < sp.full_search_prob for r in act_rngs])
-        else:
-            full = np.ones(len(live), bool)
+        boards = Boards(games.own[act], games.mask[act])
+        act_rngs = [games.rngs[s] for s in live]
+        full = _full_searches(act_rngs, sp)
         visits, policy, best, root_value, searched = _search_split(
             boards, evaluate, mcts, sp, act_rngs, full, tree, stats)
-        if mcts.root_selection == "gumbel":
-            cols = best
-        else:
-            played = np.array([hist[s].ply for s in live])
-            temps = np.where(played < sp.temperature_moves, sp.temperature_high,
-                             sp.temperature_low)
-            probs = apply_temperature(visits, temps)
-            cols = sample_moves(probs, np.array([r.random() for r in act_rngs]))
+        cols = _moves(visits, best, [games.hist[s].ply for s in live], act_rngs, mcts, sp)
         new_own, new_mask, won, full_board = batch_play(boards.own, boards.mask, cols)
         next_live, next_rows, next_nodes = [], [], []
         for j, s in enumerate(live):
-            hist[s].add(own[s], mask[s], policy[j], root_value[j], bool(full[j]), int(cols[j]))
-            own[s], mask[s] = new_own[j], new_mask[j]
+            games.hist[s].add(games.own[s], games.mask[s], policy[j], root_value[j],
+                              bool(full[j]), int(cols[j]))
+            games.own[s], games.mask[s] = new_own[j], new_mask[j]
             if won[j] or full_board[j]:
-                yield hist[s].finish(gid[s], won=bool(won[j]))
-                if start(s):
+                yield games.hist[s].finish(games.gid[s], won=bool(won[j]))
+                if games.start(s):
                     next_live.append(s)
                     next_rows.append(j)
                     next_nodes.append(UNEXPANDED)  # a new game: a fresh tree
@@ -240,6 +213,54 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         if reuse and live:
             tree = searched.reroot(np.array(next_rows), np.array(next_nodes),
                                    mcts.num_simulations + 1)
+
+
+class _Slots:
+    """The games in flight: slot s holds game ``gid[s]`` (-1: none) at position
+    ``own[s], mask[s]`` with its random stream and history; ``start(s)`` puts the next
+    pending game there."""
+
+    def __init__(self, game_ids: Sequence[int], sp: SelfPlayConfig):
+        self.pending = list(game_ids)[::-1]
+        self.sp = sp
+        self.size = min(sp.parallel_games, len(self.pending))
+        self.own = np.zeros(self.size, np.uint64)
+        self.mask = np.zeros(self.size, np.uint64)
+        self.gid = [-1] * self.size
+        self.rngs: list[np.random.Generator | None] = [None] * self.size
+        self.hist = [GameHistory() for _ in range(self.size)]
+
+    def start(self, s: int) -> bool:
+        """The next pending game in slot ``s``, after its random opening; False when none
+        is left."""
+        if not self.pending:
+            self.gid[s] = -1
+            return False
+        self.gid[s] = self.pending.pop()
+        self.rngs[s] = game_rng(self.sp.seed, self.gid[s])
+        opening, state = random_opening(self.rngs[s], self.sp.random_opening_moves)
+        self.own[s], self.mask[s] = state.own, state.mask
+        self.hist[s] = GameHistory(opening=opening)
+        return True
+
+
+def _full_searches(rngs: list[np.random.Generator], sp: SelfPlayConfig) -> np.ndarray:
+    """Which games get a full search this move (the playout cap): bool [B]."""
+    if sp.full_search_prob < 1:
+        return np.array([r.random() < sp.full_search_prob for r in rngs])
+    return np.ones(len(rngs), bool)
+
+
+def _moves(visits: np.ndarray, best: np.ndarray, played: list[int],
+           rngs: list[np.random.Generator], mcts: MCTSConfig, sp: SelfPlayConfig) -> np.ndarray:
+    """The columns played [B]: Gumbel's winners, or a draw from the visit counts [B, 7] at
+    the temperature of each game's move number (``played``: moves so far)."""
+    if mcts.root_selection == "gumbel":
+        return best
+    temps = np.where(np.array(played) < sp.temperature_moves, sp.temperature_high,
+                     sp.temperature_low)
+    probs = apply_temperature(visits, temps)
+    return sample_moves(probs, np.array([r.random() for r in rngs]))
 
 
 # --------------------------------------------------------------------------------------------
