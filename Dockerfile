@@ -4,8 +4,8 @@
 #       pipeline --config configs/paper.yaml
 # The official PyTorch image brings CUDA, cuDNN and a CUDA build of torch (>= 2.6), so pip
 # keeps that torch and installs the rest: the gpu extra (numba compiles the search's tree step
-# and the position cache, ~16x faster than their numpy forms; the solver) and ray, so that the
-# same image serves as a node of a Ray cluster (alphazero pipeline --ray ADDRESS).
+# and the position cache, ~16x faster than their numpy forms; the solver), plots (TensorBoard's
+# pictures) and ray, so that the same image serves as a node of a Ray cluster.
 FROM pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime
 
 ENV PYTHONUNBUFFERED=1 \
@@ -17,7 +17,7 @@ WORKDIR /opt/alphazero-c4
 # Dependencies first: this layer is rebuilt only when pyproject.toml changes.
 COPY pyproject.toml README.md ./
 RUN mkdir alphazero && touch alphazero/__init__.py \
-    && pip install "./[gpu,ray]" \
+    && pip install "./[gpu,plots,ray]" \
     && pip uninstall -y alphazero-c4 \
     && rm -rf alphazero
 

@@ -104,15 +104,17 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-#: Each optional extra and the module that tells whether it is installed.
-EXTRAS = {"fast": "openvino", "solver": "bitbully", "ray": "ray", "web": "starlette",
-          "export": "onnx", "gpu": "numba"}
+#: Each optional extra and the modules that tell whether it is installed.
+EXTRAS = {"fast": ("openvino", "numba"), "gpu": ("numba", "bitbully"), "solver": ("bitbully",),
+          "ray": ("ray",), "web": ("starlette", "uvicorn"), "export": ("onnx", "onnxruntime"),
+          "plots": ("matplotlib",)}
 
 
 def _installed_extras() -> str:
     import importlib.util
 
-    have = [e for e, mod in EXTRAS.items() if importlib.util.find_spec(mod) is not None]
+    have = [e for e, mods in EXTRAS.items()
+            if all(importlib.util.find_spec(m) is not None for m in mods)]
     return ", ".join(have) or "none"
 
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from typing import Any
 
 from . import atomic, faults
 from .config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
 from .report import SILENT, Reporter
 from .selfplay import (
-    WorkerError, chunk_games, chunk_path, load_evaluator, missing_chunks, play_chunks,
+    PoolProgress, WorkerError, chunk_games, chunk_path, load_evaluator, open_chunks, play_chunks,
 )
 
 GROUP_RETRIES = 3
@@ -120,14 +119,9 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
     """Like ``selfplay.run_pool``, with the games played by Ray actors (each resolves
     ``inference.backend: auto`` on its own machine)."""
     ray = connect(address)
-    os.makedirs(out_dir, exist_ok=True)
-    atomic.remove_stale_temps(out_dir)
-    todo = missing_chunks(out_dir, sp)
-    stats = {"games": 0, "positions": 0, "seconds": 0.0, "chunks": len(todo)}
+    todo, meta = open_chunks(out_dir, checkpoint, mcts, sp, {"ray": True, **(meta or {})})
     if not todo:
-        return stats
-    meta = {"checkpoint": checkpoint, "sims": mcts.num_simulations, "seed": sp.seed,
-            "ray": True, **(meta or {})}
+        return PoolProgress(todo, sp, reporter, "self-play (ray)").finish()
     ckpt_bytes = open(checkpoint, "rb").read() if checkpoint else None
     ckpt_ref = ray.put(ckpt_bytes)
     per_group = max(1, sp.parallel_games // sp.chunk_games)
@@ -138,8 +132,7 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
     actor_cls = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=2,
                            max_task_retries=2)(SelfPlayActor)
     actors = [actor_cls.remote(net, mcts, sp, sp.seed, inference) for _ in range(n_actors)]
-    t0 = time.perf_counter()
-    bar = reporter.bar(sum(len(chunk_games(c, sp)) for c in todo), "self-play (ray)", "game")
+    progress = PoolProgress(todo, sp, reporter, "self-play (ray)")
     pending: dict[Any, tuple[int, list[int], int]] = {}
     queue = [(g, 0) for g in groups]
     free = list(range(len(actors)))
@@ -163,12 +156,9 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
                 continue
             for c, payload, n in shards:
                 atomic.write_bytes(chunk_path(out_dir, c), payload)
-                stats["games"] += len(chunk_games(c, sp))
-                stats["positions"] += n
-                bar.update(len(chunk_games(c, sp)))
+                progress.game(n, games=len(chunk_games(c, sp)))
     finally:
-        bar.close()
+        progress.close()
         for actor in actors:
             ray.kill(actor)
-    stats["seconds"] = time.perf_counter() - t0
-    return stats
+    return progress.finish()

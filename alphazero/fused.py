@@ -20,6 +20,7 @@ on CPU too (graphs aside), where tests/test_fused.py checks it against the eager
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 
@@ -120,10 +121,16 @@ class BucketedForward:
             parts = [self(planes[i:i + MAX_BUCKET]) for i in range(0, len(planes), MAX_BUCKET)]
             return np.concatenate([p for p, _ in parts]), np.concatenate([v for _, v in parts])
         n = len(planes)
-        with self._lock, torch.no_grad():
+        with self._lock, torch.no_grad(), self._on_device():
             out = self._run(self._stage(planes), bucket(n))
             out = out.cpu().numpy()
         return out[:n, :COLS], out[:n, COLS].copy()
+
+    def _on_device(self):
+        """The module's GPU as the current device (streams, pinned memory and graphs follow
+        the current device, not the tensors'); nothing on CPU."""
+        return torch.cuda.device(self.device) if self.device.type == "cuda" else \
+            contextlib.nullcontext()
 
     def _stage(self, planes: np.ndarray) -> torch.Tensor:
         """The planes in a (pinned, on CUDA) host buffer of their bucket, zero-padded."""
@@ -161,7 +168,7 @@ class BucketedForward:
         if self._pool is None:
             self._pool = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
+        with torch.cuda.graph(graph, pool=self._pool, stream=side):
             logits, value = self.module(static_in)
             static_out = torch.cat([logits, value[:, None]], dim=1)
         return graph, static_in, static_out

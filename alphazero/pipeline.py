@@ -211,12 +211,12 @@ def _stages_line(cfg: Config, device, ray_address: str | None) -> str:
     from .selfplay import worker_device, worker_inference
 
     sp = cfg.selfplay
-    if ray_address:
-        where = f"the Ray cluster at {ray_address}"
+    if ray_address:  # each actor finds its own device and backend on its own machine
+        where, backend = f"the Ray cluster at {ray_address}", f"{sp.device}, resolved on each actor"
     else:
         where = ", ".join(sorted({worker_device(sp.device, w) for w in range(sp.workers)}))
         where = str(select_device(where)) if "," not in where else where
-    backend = worker_inference(cfg.inference, cfg.net, sp.device).backend
+        backend = worker_inference(cfg.inference, cfg.net, sp.device).backend
     judge_backend, _ = resolve_backend(cfg.inference.backend, cfg.net, device)
     workers = f"{sp.workers} worker{'s' if sp.workers != 1 else ''}"
     return (f"self-play on {where} ({backend}, {workers} x {sp.parallel_games} games in "

@@ -340,6 +340,12 @@ def load_evaluator(checkpoint: str | None, net_cfg: NetConfig, device: str,
     from .net import fresh_net, select_device
 
     dev = select_device(device)
+    if dev.type == "cuda" and dev.index is not None:
+        import torch
+
+        # This process's GPU: pinned memory, the bf16 check and the graphs' capture stream
+        # follow the current device, which is otherwise cuda:0 whatever ``dev`` says.
+        torch.cuda.set_device(dev)
     net = (ckpt.load(checkpoint, dev).net if checkpoint is not None
            else fresh_net(net_cfg, init_seed, dev))
     return evaluator_for(net, dev, inference, selfplay=True, seed=init_seed)
@@ -421,33 +427,13 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     caller's own CPU clock cannot see, and its largest ``rss_mb``). A worker that fails stops
     the pool and raises ``WorkerError`` with its traceback.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    atomic.remove_stale_temps(out_dir)
-    todo = missing_chunks(out_dir, sp)
-    total_games = sum(len(chunk_games(c, sp)) for c in todo)
-    meta = {"checkpoint": checkpoint, "sims": mcts.num_simulations, "seed": sp.seed,
-            **(meta or {})}
-    stats: dict = {"games": 0, "positions": 0, "seconds": 0.0, "chunks": len(todo)}
+    todo, meta = open_chunks(out_dir, checkpoint, mcts, sp, meta)
+    progress = PoolProgress(todo, sp, reporter, "self-play")
     if not todo:
-        return stats
+        return progress.finish()
     inference = worker_inference(inference, net, sp.device)
-    stats["backend"] = inference.backend
-    workers = stats["workers"] = min(sp.workers, len(todo))
-    t0 = time.perf_counter()
-    bar = reporter.bar(total_games, "self-play", "game")
-    work: dict = {}
-
-    def tick(positions: int) -> None:
-        stats["games"] += 1
-        stats["positions"] += positions
-        rate = stats["positions"] / max(time.perf_counter() - t0, 1e-9)
-        bar.set_postfix_str(f"{rate:.0f} pos/s", refresh=False)
-        bar.update(1)
-
-    def add_work(w: dict) -> None:
-        for k, v in w.items():
-            work[k] = max(work.get(k, 0), v) if k in ("slots", "rss_mb") else work.get(k, 0) + v
-
+    workers = min(sp.workers, len(todo))
+    progress.stats.update(backend=inference.backend, workers=workers)
     try:
         if workers == 1:
             cpu0 = time.process_time()
@@ -455,22 +441,68 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
                                       inference)
             play = PlayStats()
             play_chunks(evaluate, mcts, sp, todo, out_dir, {**meta, "worker": 0},
-                        on_game=lambda r: tick(len(r.samples)), stats=play)
-            add_work(work_stats(evaluate, play, time.process_time() - cpu0))
+                        on_game=lambda r: progress.game(len(r.samples)), stats=play)
+            progress.add_work(work_stats(evaluate, play, time.process_time() - cpu0))
         else:
             jobs = [WorkerJob(checkpoint, net, mcts, sp, tuple(todo[w::workers]), out_dir,
                               meta, worker_device(sp.device, w), sp.seed, inference)
                     for w in range(workers)]
-            if pool is not None and pool.workers >= workers:
-                pool.run(jobs, tick, add_work)
-            else:
+            if pool is None or pool.workers < workers:
                 with WorkerPool(workers) as own_pool:
-                    own_pool.run(jobs, tick, add_work)
+                    own_pool.run(jobs, progress.game, progress.add_work)
+            else:
+                pool.run(jobs, progress.game, progress.add_work)
     finally:
-        bar.close()
-    stats["seconds"] = time.perf_counter() - t0
-    stats["work"] = work
-    return stats
+        progress.close()
+    return progress.finish()
+
+
+def open_chunks(out_dir: str, checkpoint: str | None, mcts: MCTSConfig, sp: SelfPlayConfig,
+                meta: dict | None) -> tuple[list[int], dict]:
+    """Make ``out_dir`` ready (created, a killed run's temp files gone) and return the chunks
+    still to play with the metadata every chunk file carries."""
+    os.makedirs(out_dir, exist_ok=True)
+    atomic.remove_stale_temps(out_dir)
+    meta = {"checkpoint": checkpoint, "sims": mcts.num_simulations, "seed": sp.seed,
+            **(meta or {})}
+    return missing_chunks(out_dir, sp), meta
+
+
+class PoolProgress:
+    """What a pool of workers (processes here, actors in ``cluster.py``) has played: games and
+    positions on a progress bar, and the workers' summed ``work_stats``."""
+
+    def __init__(self, todo: list[int], sp: SelfPlayConfig, reporter: Reporter, label: str):
+        self.stats: dict = {"games": 0, "positions": 0, "seconds": 0.0, "chunks": len(todo)}
+        self.work: dict = {}
+        self._t0 = time.perf_counter()
+        self._bar = (reporter.bar(sum(len(chunk_games(c, sp)) for c in todo), label, "game")
+                     if todo else None)
+
+    def game(self, positions: int, games: int = 1) -> None:
+        self.stats["games"] += games
+        self.stats["positions"] += positions
+        rate = self.stats["positions"] / max(time.perf_counter() - self._t0, 1e-9)
+        self._bar.set_postfix_str(f"{rate:.0f} pos/s", refresh=False)
+        self._bar.update(games)
+
+    def add_work(self, w: dict) -> None:
+        for k, v in w.items():
+            self.work[k] = (max(self.work.get(k, 0), v) if k in ("slots", "rss_mb")
+                            else self.work.get(k, 0) + v)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def finish(self) -> dict:
+        """The pool's result: ``stats`` with its ``seconds`` and, when games were played,
+        its ``work``."""
+        if self._bar is not None:
+            self.stats["seconds"] = time.perf_counter() - self._t0
+            if self.work:
+                self.stats["work"] = self.work
+        return self.stats
 
 
 def work_summary(stats: dict) -> dict:

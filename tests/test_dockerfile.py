@@ -41,7 +41,7 @@ def test_dockerfile_essentials():
     copies = [r for w, r in ins if w == "COPY"]
     assert copies[0].startswith("pyproject.toml")
     dep_install = next(i for i, (w, r) in enumerate(ins)
-                       if w == "RUN" and 'pip install "./[gpu,ray]"' in r)
+                       if w == "RUN" and 'pip install "./[gpu,plots,ray]"' in r)
     src_copy = next(i for i, (w, r) in enumerate(ins) if w == "COPY" and r.startswith("alphazero"))
     assert dep_install < src_copy
     assert words.index("USER") > src_copy

@@ -181,8 +181,9 @@ def test_memory_is_bounded_across_iterations(tmp_path):
                                              "train.replay_iterations=2", "selfplay.workers=2"])
     create_run(str(tmp_path / "run"), cfg)
     rss = []
-    rows = run(str(tmp_path / "run"), console=Reporter(log=lambda line: rss.append(rss_mb())))
-    after = rss[1:]  # rss[0] is the start line; after[i] = after iteration i + 1
+    rows = run(str(tmp_path / "run"), console=Reporter(
+        log=lambda line: rss.append(rss_mb()) if line.startswith("iter ") else None))
+    after = rss  # after[i] = after iteration i + 1
     assert len(after) == 6
     print("RSS MB after each iteration:", [round(x, 1) for x in after])
     assert after[4] <= 1.10 * after[1], after
