@@ -366,10 +366,28 @@ def promote_if_better(it: int, ev: dict, cand: checkpoint.Checkpoint, paths: Run
 
 def record(reporter: Reporter, row: dict, total: int, eta: float,
            hparams: dict | None = None) -> None:
-    """An iteration's scalars and images to TensorBoard (with the run's ``hparams``), its row
-    to metrics.jsonl, its line to the console."""
-    hparams = hparams or {}
+    """An iteration's scalars and pictures to TensorBoard (with the run's ``hparams``), its
+    row to metrics.jsonl, its line to the console."""
     it = row["iteration"]
+    _strength_scalars(reporter, row, it)
+    _stage_scalars(reporter, row, it)
+    if row.get("empty_board"):
+        eb = row["empty_board"]
+        reporter.text("best/empty_board", "policy by column: " + " ".join(
+            f"{100 * p:.0f}%" for p in eb["policy"]) + f"; value {eb['value']:+.3f}", it)
+    _figures(reporter, row, it)
+    if row.get("policy_mistakes") is not None:
+        reporter.hparams(hparams or {}, {"hparam/policy_mistakes": row["policy_mistakes"],
+                                         "hparam/elo": row["elo"]}, it)
+    faults.point("metrics")
+    reporter.record(row)
+    reporter.line(summary_line(row, total) + f" | {_fmt_time(row['seconds'])}, "
+                  f"ETA {_fmt_time(eta)}")
+    reporter.flush()
+
+
+def _strength_scalars(reporter: Reporter, row: dict, it: int) -> None:
+    """Mistakes against perfect play with their intervals, breadth, Elo, arena, references."""
     for key, n_key in (("policy_mistakes", "policy_positions"),
                        ("search_mistakes", "search_positions"),
                        ("candidate_policy_mistakes", "policy_positions")):
@@ -393,6 +411,10 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
                     + row["arena"]["losses"], it)
     for name, r in row["reference"].items():
         reporter.scalar(f"reference/{name}", r["score"], it)
+
+
+def _stage_scalars(reporter: Reporter, row: dict, it: int) -> None:
+    """Self-play's output and speed, each phase's time, the iteration's mean losses."""
     sp = row["selfplay"]
     reporter.scalar("selfplay/positions", sp["positions"], it)
     reporter.scalar("selfplay/positions_per_s", sp["positions_per_s"], it)
@@ -405,11 +427,6 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
         reporter.scalar("selfplay/mean_game_moves", sp["mean_game_moves"], it)
     for phase, seconds in row["wall_seconds"].items():
         reporter.scalar(f"time/{phase}_s", seconds, it)
-    if row.get("empty_board"):
-        eb = row["empty_board"]
-        reporter.text("best/empty_board", "policy by column: " + " ".join(
-            f"{100 * p:.0f}%" for p in eb["policy"]) + f"; value {eb['value']:+.3f}", it)
-    _figures(reporter, row, it)
     # Per-iteration means of the losses, on the iteration axis of every chart above (the
     # train/ and val/ tags are per optimizer step).
     for part in ("train", "val", "val_unseen"):
@@ -417,14 +434,6 @@ def record(reporter: Reporter, row: dict, total: int, eta: float,
             reporter.scalar(f"iteration_{part}/{k}", x, it)
     if row.get("val_unseen_share") is not None:
         reporter.scalar("iteration_val_unseen/share", row["val_unseen_share"], it)
-    if row.get("policy_mistakes") is not None:
-        reporter.hparams(hparams, {"hparam/policy_mistakes": row["policy_mistakes"],
-                                   "hparam/elo": row["elo"]}, it)
-    faults.point("metrics")
-    reporter.record(row)
-    reporter.line(summary_line(row, total) + f" | {_fmt_time(row['seconds'])}, "
-                  f"ETA {_fmt_time(eta)}")
-    reporter.flush()
 
 
 def flat_config(cfg: Config) -> dict:

@@ -249,23 +249,10 @@ def _game_json(samples, k: int, iteration: int) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def create_app(thinker: Thinker, games: RunGames, info: dict):
-    """The Starlette app: the page under ``/`` and the API of the module doc."""
-    from starlette.applications import Starlette
-    from starlette.exceptions import HTTPException
-    from starlette.responses import FileResponse, JSONResponse
-    from starlette.routing import Mount, Route
-    from starlette.staticfiles import StaticFiles
-
+def _api(thinker: Thinker, games: RunGames, info: dict) -> dict:
+    """The API's handlers by name: ``handler(query, request) -> JSON-able``; a
+    ``BadRequest`` becomes a 4xx answer."""
     limits = thinker.limits
-
-    def api(handler):
-        async def endpoint(request):
-            try:
-                return JSONResponse(await handler(request.query_params, request))
-            except BadRequest as e:
-                return JSONResponse({"error": str(e)}, status_code=e.status)
-        return endpoint
 
     async def state(q, _request):
         return board_json(parse_moves(q.get("moves")), (q.get("moves") or "").strip())
@@ -301,6 +288,26 @@ def create_app(thinker: Thinker, games: RunGames, info: dict):
     async def show_info(q, _request):
         return info
 
+    return {"info": show_info, "state": state, "think": think, "solve": solve,
+            "games": run_games, "game": one_game}
+
+
+def create_app(thinker: Thinker, games: RunGames, info: dict):
+    """The Starlette app: the page under ``/`` and the API of the module doc."""
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.responses import FileResponse, JSONResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    def api(handler):
+        async def endpoint(request):
+            try:
+                return JSONResponse(await handler(request.query_params, request))
+            except BadRequest as e:
+                return JSONResponse({"error": str(e)}, status_code=e.status)
+        return endpoint
+
     async def page(request):
         return FileResponse(os.path.join(STATIC, "index.html"))
 
@@ -310,10 +317,9 @@ def create_app(thinker: Thinker, games: RunGames, info: dict):
                                 status_code=exc.status_code)
         return JSONResponse({"error": f"no such page: {request.url.path}"}, status_code=404)
 
-    routes = [Route("/", page), *(Route(f"/api/{name}", api(fn)) for name, fn in (
-        ("info", show_info), ("state", state), ("think", think), ("solve", solve),
-        ("games", run_games), ("game", one_game))),
-        Mount("/static", StaticFiles(directory=STATIC), name="static")]
+    routes = [Route("/", page), *(Route(f"/api/{name}", api(fn))
+                                  for name, fn in _api(thinker, games, info).items()),
+              Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
 
 

@@ -72,3 +72,16 @@ def test_data_flows_one_way():
         if module in NO_TORCH:
             assert "torch" not in theirs, f"{module} must not import torch"
     assert imports("game")[0] == set(), "game rules import nothing from the package"
+
+
+def test_every_function_reads_on_one_screen():
+    """No function of the package is longer than 60 lines (argparse declarations
+    included: one small function per subcommand)."""
+    long = []
+    for path in sorted(PKG.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60:
+                    long.append(f"{path.name}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, long
