@@ -47,8 +47,10 @@ def line_figure(lines: dict[str, list[tuple[float, float]]], title: str, xlabel:
             ax.fill_between(xs, lo, hi, color=colour, alpha=0.15, linewidth=0)
         if points:
             xs, ys = zip(*points)
-            ax.plot(xs, ys, color=colour, linewidth=2, label=name)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+            ax.plot(xs, ys, color=colour, linewidth=2, label=name,
+                    marker="o" if len(points) < 15 else None)  # sparse: show the measures
+    fig.suptitle(title)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
     if ylim:
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def texts(fig):
     ax = fig.axes[0]
-    return {"x": ax.get_xlabel(), "y": ax.get_ylabel(), "title": ax.get_title(),
+    return {"x": ax.get_xlabel(), "y": ax.get_ylabel(),
+            "title": ax.get_title() or (fig._suptitle.get_text() if fig._suptitle else ""),
             "legend": [t.get_text() for t in ax.get_legend().get_texts()]
             if ax.get_legend() else []}
 

@@ -1,0 +1,84 @@
+"""The recipe run's curve: mistakes against perfect play over CPU core-hours and positions.
+
+    python scripts/recipe_curve.py checkpoints/recipe/run checkpoints/recipe/pons600 \
+        --out checkpoints/recipe/curve
+
+Draws, from the run's metrics.jsonl, the best net's raw-policy mistakes on the fifth of Pons'
+positions the pipeline scores each iteration, and from the evaluations in EVALS_DIR (one
+``alphazero evaluate --checkpoint CKPT --positions --sims 600 --json`` output per file, named
+``iter_XXXX.json`` after the iteration whose best net it measured) the raw policy on all 6000
+positions and the 600-simulation search on the three hard sets, with AlphaZero.jl's levels in
+the legend. Writes OUT_cpu.svg and OUT_positions.svg (matplotlib, the plots extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from plot_curve import read_rows  # noqa: E402
+
+from alphazero import plots  # noqa: E402
+
+#: The hard sets with AlphaZero.jl's level on each (its README, 15-30 GPU-hours).
+HARD = {"Test_L1_R2": "~2", "Test_L2_R2": "~2.7", "Test_L1_R3": "~7"}
+
+
+def evaluations(folder: str) -> dict[int, dict]:
+    """iteration -> the evaluation's JSON (the last line of each file)."""
+    out = {}
+    for path in glob.glob(os.path.join(folder, "iter_*.json")):
+        it = int(re.search(r"iter_(\d+)", path).group(1))
+        with open(path, encoding="utf-8") as fh:
+            out[it] = json.loads(fh.read().strip().splitlines()[-1])
+    return dict(sorted(out.items()))
+
+
+def overall(sets: dict) -> float:
+    """Mistakes (%) over all positions of ``sets`` ({set: {mistake_rate, n}})."""
+    return 100 * sum(s["mistake_rate"] * s["n"] for s in sets.values()) / sum(
+        s["n"] for s in sets.values())
+
+
+def lines(rows: list[dict], evals: dict[int, dict], x_of: dict[int, float]) -> dict:
+    """Legend name -> [(x, mistakes %)] with x given per iteration by ``x_of``."""
+    out = {"raw policy, a fifth of Pons (each iteration)": [
+        (x_of[r["iteration"]], 100 * r["policy_mistakes"]) for r in rows
+        if r.get("policy_mistakes") is not None]}
+    out["raw policy, all 6000"] = [(x_of[it], overall(e["policy_sets"]))
+                                   for it, e in evals.items()]
+    for name, level in HARD.items():
+        out[f"600 sims, {name[5:]} (AlphaZero.jl {level})"] = [
+            (x_of[it], 100 * e["mcts_sets"][name]["mistake_rate"]) for it, e in evals.items()]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("evals_dir")
+    ap.add_argument("--out", required=True, help="path prefix of the two SVG files")
+    a = ap.parse_args()
+    rows, evals = read_rows(a.run_dir), evaluations(a.evals_dir)
+    hours, positions, cpu, pos = {}, {}, 0.0, 0
+    for r in rows:
+        cpu += r["cpu_seconds"]["total"] / 3600
+        pos += r["selfplay"]["positions"]
+        hours[r["iteration"]], positions[r["iteration"]] = cpu, pos
+    title = "recipe from scratch (configs/strong.yaml): mistakes against perfect play"
+    for suffix, x_of, xlabel in (("cpu", hours, "CPU core-hours (the pipeline's count)"),
+                                 ("positions", positions, "self-play positions (recorded)")):
+        fig = plots.line_figure(lines(rows, evals, x_of), title, xlabel, "mistakes (%)",
+                                ylim=(0, 20))
+        plots.save(fig, f"{a.out}_{suffix}.svg")
+        print(f"{a.out}_{suffix}.svg")
+
+
+if __name__ == "__main__":
+    main()
