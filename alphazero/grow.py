@@ -55,9 +55,10 @@ def grow(net: ConnectNet, cfg: NetConfig, seed: int = 0) -> ConnectNet:
         for key, new in state.items():
             if key in old:
                 _embed(new, old[key])
-            elif key.endswith("bn2.weight") or key.endswith("bn2.bias"):
-                new.zero_()  # an appended block: its residual branch adds zero
-    big.load_state_dict(state)
+        big.load_state_dict(state)
+        for block in big.blocks[net.cfg.blocks:]:  # appended: the residual branch adds zero
+            block.branch_end.weight.zero_()
+            block.branch_end.bias.zero_()
     return big
 
 

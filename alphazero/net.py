@@ -47,6 +47,12 @@ class ResBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
 
+    @property
+    def branch_end(self) -> nn.BatchNorm2d:
+        """The residual branch's last layer: with its scale and shift at 0 the block passes
+        its input through unchanged (``grow`` appends blocks so)."""
+        return self.bn2
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = Fn.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
