@@ -178,8 +178,8 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         checkpoint.load(args.checkpoint)  # a bad file fails here, in one line, not in a worker
     _check_out_folder(args.out, args.checkpoint, cfg)
-    for warning in cfg.selfplay.warnings():
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in cfg.selfplay.warnings():  # stdout, as the pipeline's: stderr is for errors
+        print(f"warning: {warning}")
     stats = run_pool(args.checkpoint, cfg.net, cfg.mcts, cfg.selfplay, args.out,
                      reporter=_console(args), inference=cfg.inference)
     rate = stats["positions"] / stats["seconds"] if stats["seconds"] else 0.0
@@ -362,7 +362,7 @@ def _warn_slow(*specs: str | None) -> None:
         if spec and parse_opponent(spec)[0] == "alphabeta" and \
                 parse_opponent(spec)[1] >= SLOW_ALPHABETA:
             print(f"warning: {spec} searches {parse_opponent(spec)[1]} plies a move and can "
-                  "take a minute or more a game", file=sys.stderr)
+                  "take a minute or more a game")
 
 
 def _evaluate_breadth(args: argparse.Namespace, cfg, spec: str, sims: int) -> int:

@@ -220,17 +220,19 @@ class SelfPlayConfig:
         _check_device(self.device, f"{prefix}.device")
 
     def warnings(self, prefix: str = "selfplay") -> list[str]:
-        """One line per setting that runs but wastes the hardware: a worker whose share of
-        the games cannot fill its ``parallel_games`` (its batches never reach the size asked
-        for, which a GPU needs)."""
+        """One line per setting that runs but wastes the hardware: games enough to fill
+        ``parallel_games``, dealt so that a worker's share cannot (its batches never reach
+        the size asked for, which a GPU needs). Asking for fewer games than that in all is
+        taken as meant."""
         chunks = -(-self.games // self.chunk_games)
         workers = min(self.workers, chunks)
         most = min(self.games, -(-chunks // workers) * self.chunk_games)
-        if most >= self.parallel_games:
+        if most >= self.parallel_games or self.games < self.parallel_games:
             return []
-        return [f"{prefix}: each of {workers} workers plays at most {most} of the {self.games} "
-                f"games, so its batches never reach parallel_games {self.parallel_games}; "
-                f"raise {prefix}.games to at least {workers * self.parallel_games} or lower "
+        who = "the worker" if workers == 1 else f"each of {workers} workers"
+        return [f"{prefix}: {who} plays at most {most} of the {self.games} games, so its "
+                f"batches never reach parallel_games {self.parallel_games}; raise "
+                f"{prefix}.games to at least {workers * self.parallel_games} or lower "
                 f"{prefix}.parallel_games to {most}"]
 
 

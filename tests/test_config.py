@@ -40,6 +40,10 @@ def test_a_config_that_cannot_fill_its_batches_says_so_in_one_line():
         "selfplay.parallel_games to 512"]
     fixed = load("configs/paper.yaml", ["selfplay.games=4096", "selfplay.workers=4"])
     assert fixed.warnings() == []
+    assert load("configs/paper.yaml", ["selfplay.games=100"]).warnings() == []  # meant
+    one = load("configs/smoke.yaml", ["selfplay.games=16", "selfplay.chunk_games=4",
+                                      "selfplay.workers=4", "selfplay.parallel_games=8"])
+    assert one.warnings()[0].startswith("selfplay: each of 4 workers plays at most 4 of the 16")
     slow = load("configs/default.yaml", ["pipeline.eval_opponents=[greedy, alphabeta:12]"])
     assert len(slow.warnings()) == 1 and "alphabeta:12" in slow.warnings()[0]
 
