@@ -40,7 +40,7 @@ from . import atomic
 from .config import InferenceConfig, NetConfig
 from .encoder import encode, legal_mask
 from .evaluators import Cached, stack
-from .fused import folded_pair, fold_batchnorm
+from .fused import fold_batchnorm, folded_pair, fused_forward
 from .game import COLS, Boards
 from .net import ConnectNet, autocast_dtype
 
@@ -208,8 +208,6 @@ def backend_forward(net: ConnectNet, name: str, device: torch.device | None = No
     if name == "folded":
         return _torch_forward(fold_batchnorm(net), device)
     if name in ("fused", "graphs"):
-        from .fused import fused_forward
-
         return fused_forward(net, device, graphs=name == "graphs")
     return _openvino(net, "bf16" if name == "openvino-bf16" else "f32")
 
