@@ -15,3 +15,26 @@ __version__ = "0.1.0"
 if os.environ.get("ALPHAZERO_KEEP_OMP") != "1" and "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")  # GNU libgomp (Linux torch wheels)
     os.environ.setdefault("KMP_BLOCKTIME", "1")  # LLVM libomp, milliseconds
+
+# The names a user imports from the top, each from the module that owns it; loaded on first
+# use, so `import alphazero` stays cheap (no torch) and the layers below keep their own paths.
+LENDS = {
+    "State": "rules.game",
+    "Boards": "rules.game",
+    "Config": "core.config",
+    "load_config": "core.config",
+    "load_checkpoint": "nn.checkpoint",
+    "make_evaluator": "nn.inference",
+    "Searcher": "search.mcts",
+    "analyse": "apps.analysis",
+}
+_ATTR = {"load_config": "load", "load_checkpoint": "load"}
+__all__ = ["__version__", *LENDS]
+
+
+def __getattr__(name: str):
+    if name not in LENDS:
+        raise AttributeError(f"module 'alphazero' has no attribute {name!r}")
+    import importlib
+    module = importlib.import_module(f"alphazero.{LENDS[name]}")
+    return getattr(module, _ATTR.get(name, name))

@@ -30,7 +30,7 @@ import numpy as np
 
 from plot_curve import read_rows
 
-from alphazero import plots
+from alphazero.report import plots
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, "configs", "default.yaml")
@@ -172,10 +172,10 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
 
 def policy_mistakes(run_dir: str) -> dict[int, float]:
     """Iteration -> candidate raw-policy mistake rate on all Pons positions (cached)."""
-    from alphazero import checkpoint
-    from alphazero.arena import PolicyPlayer
-    from alphazero.inference import make_evaluator
-    from alphazero.positions import PONS, load_positions, path_of, score_positions
+    from alphazero.nn import checkpoint
+    from alphazero.stages.arena import PolicyPlayer
+    from alphazero.nn.inference import make_evaluator
+    from alphazero.rules.positions import PONS, load_positions, path_of, score_positions
 
     cache_path = os.path.join(run_dir, "pons_policy.json")
     cache = {}

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from alphazero.game import State, batch_legal, batch_play
+from alphazero.rules.game import State, batch_legal, batch_play
 
 
 def single(seconds: float) -> float:

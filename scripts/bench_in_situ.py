@@ -31,10 +31,10 @@ import alphazero  # noqa: F401  (sets the OpenMP wait policy before torch loads)
 import numpy as np
 import torch
 
-from alphazero import config
-from alphazero.checkpoint import default_path
-from alphazero.game import Boards
-from alphazero.selfplay import load_evaluator, play_games
+from alphazero.core import config
+from alphazero.nn.checkpoint import default_path
+from alphazero.rules.game import Boards
+from alphazero.stages.selfplay import load_evaluator, play_games
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

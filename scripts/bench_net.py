@@ -17,17 +17,17 @@ import time
 
 import torch
 
-from alphazero import inference as net_module
-from alphazero.config import NetConfig
-from alphazero.inference import make_evaluator
-from alphazero.net import autocast_dtype, build_net, select_device
+from alphazero.core.config import NetConfig
+from alphazero.nn import inference as net_module
+from alphazero.nn.inference import make_evaluator
+from alphazero.nn.net import autocast_dtype, build_net, select_device
 
 
 def real_positions(n: int, seed: int = 0):
     """``n`` positions of random games (0-24 plies), none finished: ``Boards``."""
     import numpy as np
 
-    from alphazero.game import Boards, State
+    from alphazero.rules.game import Boards, State
 
     rng = np.random.default_rng(seed)
     states = []

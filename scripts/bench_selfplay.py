@@ -45,14 +45,15 @@ import time
 import numpy as np
 import torch
 
-from alphazero import config, kernels
-from alphazero.checkpoint import default_path
-from alphazero.config import InferenceConfig, MCTSConfig, NetConfig
-from alphazero.game import Boards
-from alphazero.inference import available_backends, make_evaluator
-from alphazero.mcts import search
-from alphazero.net import build_net, select_device
-from alphazero.selfplay import WorkerPool, run_pool, work_summary
+from alphazero.core import config
+from alphazero.core.config import InferenceConfig, MCTSConfig, NetConfig
+from alphazero.nn.checkpoint import default_path
+from alphazero.nn.inference import available_backends, make_evaluator
+from alphazero.nn.net import build_net, select_device
+from alphazero.rules.game import Boards
+from alphazero.search import kernels
+from alphazero.search.mcts import search
+from alphazero.stages.selfplay import WorkerPool, run_pool, work_summary
 
 from bench_net import real_positions
 

@@ -15,10 +15,10 @@ import statistics
 import time
 import warnings
 
-from alphazero.checkpoint import default_path
-from alphazero.config import Config
-from alphazero.positions import PONS, load_positions, path_of
-from alphazero.serve import Limits, build
+from alphazero.apps.serve import Limits, build
+from alphazero.core.config import Config
+from alphazero.nn.checkpoint import default_path
+from alphazero.rules.positions import PONS, load_positions, path_of
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

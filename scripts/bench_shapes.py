@@ -30,12 +30,12 @@ import alphazero  # noqa: F401  (sets the OpenMP wait policy before torch loads)
 import numpy as np
 import torch
 
-from alphazero import config
-from alphazero.checkpoint import default_path, load
-from alphazero.encoder import encode
-from alphazero.game import Boards
-from alphazero.inference import _openvino_model, _ov_core
-from alphazero.selfplay import load_evaluator, play_games
+from alphazero.core import config
+from alphazero.nn.checkpoint import default_path, load
+from alphazero.nn.inference import _openvino_model, _ov_core
+from alphazero.rules.encoder import encode
+from alphazero.rules.game import Boards
+from alphazero.stages.selfplay import load_evaluator, play_games
 
 from bench_net import real_positions
 

@@ -45,13 +45,13 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from alphazero import checkpoint  # noqa: E402
-from alphazero.config import NetConfig, TrainConfig, load  # noqa: E402
-from alphazero.encoder import encode, legal_mask  # noqa: E402
-from alphazero.game import Boards  # noqa: E402
-from alphazero.inference import available_backends, backend_forward, throughput  # noqa: E402
-from alphazero.net import build_net  # noqa: E402
-from alphazero.positions import PONS, load_positions, path_of  # noqa: E402
+from alphazero.core.config import NetConfig, TrainConfig, load  # noqa: E402
+from alphazero.nn import checkpoint  # noqa: E402
+from alphazero.nn.inference import available_backends, backend_forward, throughput  # noqa: E402
+from alphazero.nn.net import build_net  # noqa: E402
+from alphazero.rules.encoder import encode, legal_mask  # noqa: E402
+from alphazero.rules.game import Boards  # noqa: E402
+from alphazero.rules.positions import PONS, load_positions, path_of  # noqa: E402
 
 
 class Plan:
@@ -75,7 +75,7 @@ class Plan:
         if not self.dry:
             return {b: (lambda net, b=b: backend_forward(net, b, self.device))
                     for b in available_backends(self.device)}
-        from alphazero.fused import fused_forward
+        from alphazero.nn.fused import fused_forward
 
         return {"eager": lambda net: backend_forward(net, "eager", self.device),
                 "folded": lambda net: backend_forward(net, "folded", self.device),
@@ -209,7 +209,7 @@ class Utilisation:
 
 
 def step_selfplay(plan: Plan) -> dict:
-    from alphazero.selfplay import run_pool, work_summary
+    from alphazero.stages.selfplay import run_pool, work_summary
 
     cfg = load(os.path.join(ROOT, plan.config), plan.selfplay_set + [
         f"selfplay.device={plan.device.type}"])
@@ -226,8 +226,8 @@ def step_selfplay(plan: Plan) -> dict:
 
 
 def step_training(plan: Plan) -> dict:
-    from alphazero.shards import Samples
-    from alphazero.train import Trainer
+    from alphazero.replay.shards import Samples
+    from alphazero.stages.train import Trainer
 
     torch.manual_seed(0)
     n = plan.train_steps * plan.train_batch

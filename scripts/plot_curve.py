@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from alphazero import plots  # noqa: E402
+from alphazero.report import plots  # noqa: E402
 
 
 def series(rows):

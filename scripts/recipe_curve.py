@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from plot_curve import read_rows  # noqa: E402
 
-from alphazero import plots  # noqa: E402
+from alphazero.report import plots  # noqa: E402
 
 #: The hard sets with AlphaZero.jl's level on each (its README, 15-30 GPU-hours).
 HARD = {"Test_L1_R2": "~2", "Test_L2_R2": "~2.7", "Test_L1_R3": "~7"}

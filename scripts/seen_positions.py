@@ -17,14 +17,14 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from alphazero import checkpoint  # noqa: E402
-from alphazero.arena import PolicyPlayer  # noqa: E402
-from alphazero.config import InferenceConfig  # noqa: E402
-from alphazero.dataset import load_dataset  # noqa: E402
-from alphazero.encoder import encode, mirror_planes  # noqa: E402
-from alphazero.game import Boards  # noqa: E402
-from alphazero.inference import make_evaluator  # noqa: E402
-from alphazero.positions import C4, PONS, load_positions, path_of  # noqa: E402
+from alphazero.core.config import InferenceConfig  # noqa: E402
+from alphazero.nn import checkpoint  # noqa: E402
+from alphazero.nn.inference import make_evaluator  # noqa: E402
+from alphazero.replay.dataset import load_dataset  # noqa: E402
+from alphazero.rules.encoder import encode, mirror_planes  # noqa: E402
+from alphazero.rules.game import Boards  # noqa: E402
+from alphazero.rules.positions import C4, PONS, load_positions, path_of  # noqa: E402
+from alphazero.stages.arena import PolicyPlayer  # noqa: E402
 
 
 def seen_keys(states: np.ndarray) -> set[bytes]:

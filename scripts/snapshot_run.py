@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from alphazero import config  # noqa: E402
+from alphazero.core import config  # noqa: E402
 
 
 def latest(folder: str, pattern: str) -> list[tuple[int, str]]:

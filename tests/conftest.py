@@ -7,9 +7,9 @@ import alphazero  # noqa: F401  first: it sets OpenMP's waiting before torch loa
 import pytest
 import torch
 
-from alphazero.checkpoint import save
-from alphazero.config import NetConfig
-from alphazero.net import build_net
+from alphazero.core.config import NetConfig
+from alphazero.nn.checkpoint import save
+from alphazero.nn.net import build_net
 
 # Backend calibrations (inference.backend: auto) go to a folder of the test session, shared by
 # the commands the tests start, never to the user's home.

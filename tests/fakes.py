@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from alphazero.game import Boards
+from alphazero.rules.game import Boards
 
 
 def uniform_evaluator(boards: Boards):

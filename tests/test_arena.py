@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from alphazero.arena import (
+from alphazero.stages.arena import (
     AlphaBetaPlayer, GreedyPlayer, MCTSPlayer, RandomPlayer, arena_match, openings,
     play_match, promotion, reference_player,
 )
-from alphazero.config import ArenaConfig, MCTSConfig
-from alphazero.game import Boards, State
-from alphazero.positions import PONS, load_positions, path_of, score_positions
-from alphazero.ratings import elo_from_score, fit_elo, match_elo, promotion_verdict, wilson
+from alphazero.core.config import ArenaConfig, MCTSConfig
+from alphazero.core.ratings import elo_from_score, fit_elo, match_elo, promotion_verdict, wilson
+from alphazero.rules.game import Boards, State
+from alphazero.rules.positions import PONS, load_positions, path_of, score_positions
 
 from .fakes import uniform_evaluator
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from alphazero import atomic
+from alphazero.core import atomic
 
 
 def test_a_write_is_whole_with_the_mode_open_would_give(tmp_path):
@@ -22,7 +22,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
     path = tmp_path / "f.json"
     atomic.write_json(path, {"a": 1})
     monkeypatch.setenv("ALPHAZERO_FAULT", "write:1:enospc")
-    monkeypatch.setattr("alphazero.faults._hits", {})
+    monkeypatch.setattr("alphazero.core.faults._hits", {})
     with pytest.raises(OSError):
         atomic.write_json(path, {"a": 2})
     assert path.read_text().strip().replace(" ", "").replace("\n", "") == '{"a":1}'

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero.checkpoint import load, save
-from alphazero.config import NetConfig
-from alphazero.shards import read_samples
-from alphazero.net import build_net
+from alphazero.core.config import NetConfig
+from alphazero.nn.checkpoint import load, save
+from alphazero.nn.net import build_net
+from alphazero.replay.shards import read_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_smoke_pipeline_end_to_end(tmp_path):
     assert load(run / "best.pt").net_config.preset == "tiny"
     assert (run / "candidates" / "iter_0002.pt").exists()
     assert list((run / "tb").iterdir())
-    from alphazero import plots
+    from alphazero.report import plots
 
     if plots.available():  # the pictures, drawn by matplotlib, reach TensorBoard
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -298,8 +298,8 @@ def test_evaluate_positions_json(tiny_ckpt):
 def test_play_reprompts_on_a_full_column_and_on_ctrl_c():
     import io
 
-    from alphazero.config import MCTSConfig
-    from alphazero.play import play_game
+    from alphazero.core.config import MCTSConfig
+    from alphazero.apps.play import play_game
 
     def column7(boards):
         """An AI that always wants column 7 (masked out once it is full)."""
@@ -341,8 +341,8 @@ def _column7(boards):
 def test_play_from_a_position_with_undo():
     import io
 
-    from alphazero.config import MCTSConfig
-    from alphazero.play import play_game
+    from alphazero.core.config import MCTSConfig
+    from alphazero.apps.play import play_game
 
     out = io.StringIO()
     ask = _scripted(["u", "1", "u", "2", "q"])
@@ -357,8 +357,8 @@ def test_play_from_a_position_with_undo():
 def test_play_again_asks_until_it_understands():
     import io
 
-    from alphazero.config import MCTSConfig
-    from alphazero.play import play_session
+    from alphazero.core.config import MCTSConfig
+    from alphazero.apps.play import play_session
 
     out = io.StringIO()
     # The human (X) plays 1 four times while the AI plays 7: a win; then "4" is no answer.
@@ -435,7 +435,7 @@ def test_analyse_shows_net_search_and_solver(tiny_ckpt):
     proc = az("analyse", "4453", "--checkpoint", tiny_ckpt, "--sims", "16", "--json")
     report = json.loads(proc.stdout)
     assert abs(sum(report["policy"]) - 1) < 1e-4 and report["search"]["best"] in range(1, 8)
-    from alphazero import solver
+    from alphazero.rules import solver
 
     if solver.available():  # ground truth for this position: Pons' solver scores
         assert report["solver"] == [-5, -5, -2, -3, -4, -2, -2]
@@ -472,7 +472,7 @@ def test_a_scheduled_pipeline_runs_each_iteration_with_its_settings(tmp_path):
         {"mcts.num_simulations": 8, "selfplay.games": 8},
         {"mcts.num_simulations": 4, "selfplay.games": 4}]
     # The breadth measure on its turn (every 2nd iteration), with the solver extra.
-    from alphazero import solver
+    from alphazero.rules import solver
 
     assert rows[0]["breadth"] is None
     if solver.available():

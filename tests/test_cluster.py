@@ -8,9 +8,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from alphazero.config import load  # noqa: E402
-from alphazero.shards import read_samples  # noqa: E402
-from alphazero.pipeline import create_run, run  # noqa: E402
+from alphazero.core.config import load  # noqa: E402
+from alphazero.replay.shards import read_samples  # noqa: E402
+from alphazero.run.pipeline import create_run, run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,8 @@ def test_ray_pipeline_survives_a_killed_actor(tmp_path, local_ray):
 
 
 def test_actors_ask_for_a_fair_share_of_the_gpus():
-    from alphazero.cluster import actor_gpus
-    from alphazero.selfplay import WorkerError
+    from alphazero.stages.cluster import actor_gpus
+    from alphazero.stages.selfplay import WorkerError
 
     assert actor_gpus("cpu", [4.0], 2) == 0.0
     assert actor_gpus("auto", [0.0], 2) == 0.0
@@ -69,7 +69,7 @@ def test_actors_ask_for_a_fair_share_of_the_gpus():
 
 SCHEDULE = """
 import ray
-from alphazero.cluster import actor_gpus
+from alphazero.stages.cluster import actor_gpus
 ray.init(num_cpus=3, num_gpus=2, include_dashboard=False, log_to_driver=False)
 share = actor_gpus("cuda", [n["Resources"]["GPU"] for n in ray.nodes()], 3)
 Echo = ray.remote(num_cpus=1, num_gpus=share)(type("Echo", (), {"ping": lambda self: 1}))

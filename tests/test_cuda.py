@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero.config import NetConfig, TrainConfig
-from alphazero.game import Boards, State
-from alphazero.inference import make_evaluator
-from alphazero.net import autocast_dtype, build_net, select_device
-from alphazero.train import Trainer
+from alphazero.core.config import NetConfig, TrainConfig
+from alphazero.nn.inference import make_evaluator
+from alphazero.nn.net import autocast_dtype, build_net, select_device
+from alphazero.rules.game import Boards, State
+from alphazero.stages.train import Trainer
 
 CUDA = torch.cuda.is_available()
 
@@ -43,8 +43,8 @@ def test_cuda_backends_match_eager_fp32_at_every_bucket(device):
     defaults (an all-zeros answer or a stale graph input would show), each bucket fed two
     different batches, on the first and on the last GPU (a graph captured on the wrong GPU
     replays nothing)."""
-    from alphazero.encoder import encode
-    from alphazero.inference import backend_forward
+    from alphazero.rules.encoder import encode
+    from alphazero.nn.inference import backend_forward
 
     from .test_encoder_net import random_states
     from .test_fused import trained_like_net
@@ -74,8 +74,8 @@ def test_cuda_backends_match_eager_fp32_at_every_bucket(device):
 
 @pytest.mark.skipif(not CUDA, reason="no CUDA device")
 def test_cuda_training_learns_and_its_checkpoint_loads_on_cpu(tmp_path):
-    from alphazero.checkpoint import load, save
-    from alphazero.shards import Samples
+    from alphazero.nn.checkpoint import load, save
+    from alphazero.replay.shards import Samples
 
     torch.manual_seed(0)
     net = build_net(NetConfig(preset="tiny"), "cuda")
@@ -102,9 +102,9 @@ def test_a_fresh_net_takes_the_preset_of_the_device_it_runs_on(monkeypatch):
     """``self-play --device cuda`` without a checkpoint builds what ``train --device cuda``
     builds (``auto`` = paper on CUDA): the preset is resolved for the worker's device, not
     for the CPU. Device-agnostic: the move to the GPU is stubbed out."""
-    import alphazero.inference as inference_module
-    import alphazero.net as net_module
-    from alphazero import selfplay
+    import alphazero.nn.inference as inference_module
+    import alphazero.nn.net as net_module
+    from alphazero.stages import selfplay
 
     built = []
     monkeypatch.setattr(net_module, "to_device", lambda net, device: built.append(net) or net)

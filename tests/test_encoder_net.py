@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero.checkpoint import CheckpointError, load, save
-from alphazero.config import NetConfig
-from alphazero.encoder import decode, encode, legal_mask, mirror_planes, mirror_policy
-from alphazero.game import Boards, State, batch_mirror
-from alphazero.inference import make_evaluator
-from alphazero.net import build_net, select_device
+from alphazero.core.config import NetConfig
+from alphazero.nn.checkpoint import CheckpointError, load, save
+from alphazero.nn.inference import make_evaluator
+from alphazero.nn.net import build_net, select_device
+from alphazero.rules.encoder import decode, encode, legal_mask, mirror_planes, mirror_policy
+from alphazero.rules.game import Boards, State, batch_mirror
 
 
 def random_states(n, seed=0):
@@ -89,7 +89,7 @@ def test_net_shapes_and_evaluator(tiny):
 
 
 def test_large_cpu_batches_are_sliced_without_changing_results():
-    from alphazero.inference import CPU_SLICE
+    from alphazero.nn.inference import CPU_SLICE
 
     torch.manual_seed(0)
     tiny = build_net(NetConfig(preset="tiny"))

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from alphazero import cli
-from alphazero.config import load
-from alphazero.pipeline import create_run
+from alphazero.core.config import load
+from alphazero.run import cli
+from alphazero.run.pipeline import create_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,9 +62,9 @@ def world(tmp_path_factory, tiny_ckpt):
     pooled = [e for rec in games(3, seed=1) for e in to_seed_format(rec)]
     (t / "pooled" / "all_games").write_bytes(pickle.dumps(pooled))
     small = t / "small.pt"
-    from alphazero.checkpoint import save
-    from alphazero.config import NetConfig
-    from alphazero.net import build_net
+    from alphazero.nn.checkpoint import save
+    from alphazero.core.config import NetConfig
+    from alphazero.nn.net import build_net
 
     save(small, build_net(NetConfig(preset="small")))
     return t, tiny_ckpt, small
@@ -193,7 +193,7 @@ def test_the_os_error_rows(message):
 
 
 def test_a_dead_worker_row():
-    from alphazero.selfplay import WorkerError, WorkerPool
+    from alphazero.stages.selfplay import WorkerError, WorkerPool
 
     pool = WorkerPool(1)
     pool._start()

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero import cache, compiled
-from alphazero.config import NetConfig
-from alphazero.evaluators import Cached, EvalStats, mirrored, stack, symmetric
-from alphazero.game import Boards, State, batch_mirror
-from alphazero.inference import (BackendError, available_backends, backend_forward,
+from alphazero.core import compiled
+from alphazero.core.config import NetConfig
+from alphazero.nn.inference import (BackendError, available_backends, backend_forward,
+from alphazero.rules.game import Boards, State, batch_mirror
+from alphazero.search import cache
+from alphazero.search.evaluators import Cached, EvalStats, mirrored, stack, symmetric
                                  make_evaluator, resolve_backend)
-from alphazero.net import build_net
+from alphazero.nn.net import build_net
 
 from .fakes import CountingEvaluator, hashed_evaluator
 from .test_encoder_net import random_states
@@ -199,7 +200,7 @@ def test_an_evaluator_is_a_snapshot_so_its_cache_is_never_stale():
 
 
 def test_auto_takes_bf16_only_where_the_cpu_has_it_natively(monkeypatch, tmp_path):
-    import alphazero.inference as inference
+    import alphazero.nn.inference as inference
 
     monkeypatch.setattr(inference, "openvino_available", lambda: True)
     monkeypatch.setattr(inference, "native_bf16", lambda: False)
@@ -225,8 +226,8 @@ def test_bf16_stays_within_its_measured_bounds_on_the_shipped_net():
     # values within 0.055, priors within 0.024, 26 top moves changed, 313 mistakes each.
     if "openvino" not in available_backends(torch.device("cpu")):
         pytest.skip("openvino is not installed here")
-    from alphazero.checkpoint import default_path, load
-    from alphazero.positions import PONS, load_positions, path_of
+    from alphazero.nn.checkpoint import default_path, load
+    from alphazero.rules.positions import PONS, load_positions, path_of
 
     pos = load_positions(path_of(PONS))
     b = Boards(np.array([p.state.own for p in pos], np.uint64),
@@ -247,7 +248,7 @@ def test_auto_picks_an_available_backend_and_a_missing_one_is_a_clear_error(monk
     name, rates = resolve_backend("auto", net)
     assert name in available_backends(torch.device("cpu"))
     assert not rates or name == max(rates, key=rates.get)
-    import alphazero.inference as inference
+    import alphazero.nn.inference as inference
 
     monkeypatch.setattr(inference, "openvino_available", lambda: False)
     with pytest.raises(BackendError, match=r"pip install 'alphazero-c4\[fast\]'"):
@@ -259,7 +260,7 @@ def test_openvino_leaves_its_threads_unpinned_so_workers_spread_over_cores():
     # same one: two self-play workers then share one core (each busy about half the time).
     if "openvino" not in available_backends(torch.device("cpu")):
         pytest.skip("openvino is not installed here")
-    from alphazero.inference import openvino_compiled
+    from alphazero.nn.inference import openvino_compiled
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as a self-play worker runs

@@ -8,10 +8,10 @@ import torch
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from alphazero.checkpoint import default_path, load  # noqa: E402
-from alphazero.encoder import encode  # noqa: E402
-from alphazero.game import Boards  # noqa: E402
-from alphazero.positions import PONS, load_positions, path_of  # noqa: E402
+from alphazero.nn.checkpoint import default_path, load  # noqa: E402
+from alphazero.rules.encoder import encode  # noqa: E402
+from alphazero.rules.game import Boards  # noqa: E402
+from alphazero.rules.positions import PONS, load_positions, path_of  # noqa: E402
 
 from .test_cli import az, assert_user_error  # noqa: E402
 

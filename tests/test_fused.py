@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero.config import NetConfig
-from alphazero.encoder import encode
-from alphazero.fused import MAX_BUCKET, BucketedForward, InferenceNet, bucket, fused_forward
-from alphazero.game import Boards
-from alphazero.net import build_net
+from alphazero.core.config import NetConfig
+from alphazero.nn.fused import MAX_BUCKET, BucketedForward, InferenceNet, bucket, fused_forward
+from alphazero.nn.net import build_net
+from alphazero.rules.encoder import encode
+from alphazero.rules.game import Boards
 
 from .test_encoder_net import random_states
 

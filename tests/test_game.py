@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alphazero.game import (
+from alphazero.rules.game import (
     BOARD_MASK, COLS, Boards, IllegalMoveError, State, batch_legal, batch_lost,
     batch_mirror, batch_play, mirror_bits,
 )

@@ -6,13 +6,13 @@ import dataclasses
 import pytest
 import torch
 
-from alphazero.checkpoint import load, save
-from alphazero.config import NetConfig, load as load_config
-from alphazero.encoder import encode
-from alphazero.game import Boards
-from alphazero.grow import GrowError, grow
-from alphazero.net import build_net
-from alphazero.positions import PONS, load_positions, path_of
+from alphazero.core.config import NetConfig, load as load_config
+from alphazero.nn.checkpoint import load, save
+from alphazero.nn.grow import GrowError, grow
+from alphazero.nn.net import build_net
+from alphazero.rules.encoder import encode
+from alphazero.rules.game import Boards
+from alphazero.rules.positions import PONS, load_positions, path_of
 
 SMALL = NetConfig(preset="tiny").resolve(False)
 
@@ -99,7 +99,7 @@ def test_what_cannot_grow_says_why(change, word):
 
 
 def test_a_run_warm_starts_from_a_smaller_checkpoint(tmp_path, capsys):
-    from alphazero.pipeline import create_run
+    from alphazero.run.pipeline import create_run
 
     small = _trained_looking(SMALL, 0)
     ck = tmp_path / "small.pt"

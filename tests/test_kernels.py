@@ -5,14 +5,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from alphazero import kernels
-from alphazero.config import MCTSConfig, SelfPlayConfig
-from alphazero.exploration import dirichlet_noise
-from alphazero.game import Boards, State, batch_legal
-from alphazero.mcts import Searcher, search, uses_compiled
-from alphazero.positions import PONS, load_positions, path_of
-from alphazero.selfplay import play_games
-from alphazero.tree import NODE_ARRAYS
+from alphazero.core.config import MCTSConfig, SelfPlayConfig
+from alphazero.rules.game import Boards, State, batch_legal
+from alphazero.rules.positions import PONS, load_positions, path_of
+from alphazero.search import kernels
+from alphazero.search.exploration import dirichlet_noise
+from alphazero.search.mcts import Searcher, search, uses_compiled
+from alphazero.search.tree import NODE_ARRAYS
+from alphazero.stages.selfplay import play_games
 
 from .fakes import hashed_evaluator, uniform_evaluator
 

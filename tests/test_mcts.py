@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from alphazero.config import MCTSConfig
-from alphazero.game import Boards, State, batch_lost
-from alphazero.exploration import apply_temperature, dirichlet_noise, sample_moves
-from alphazero.mcts import search
-from alphazero.tree import UNEXPANDED
-from alphazero.positions import PONS, load_positions, path_of
+from alphazero.core.config import MCTSConfig
+from alphazero.rules.game import Boards, State, batch_lost
+from alphazero.rules.positions import PONS, load_positions, path_of
+from alphazero.search.exploration import apply_temperature, dirichlet_noise, sample_moves
+from alphazero.search.mcts import search
+from alphazero.search.tree import UNEXPANDED
 
 from .fakes import CountingEvaluator, hashed_evaluator, uniform_evaluator
 
@@ -130,7 +130,7 @@ GUMBEL = MCTSConfig(num_simulations=64, root_selection="gumbel")
 
 
 def test_halving_schedule_is_sequential_halving():
-    from alphazero.roots import halving_schedule
+    from alphazero.search.roots import halving_schedule
 
     for m in range(1, 8):
         for sims in (1, 7, 16, 64, 200):

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from alphazero import plots  # noqa: E402
+from alphazero.report import plots  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero.checkpoint import load, save
-from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig, load as load_config
-from alphazero.dataset import list_data_files
-from alphazero.shards import read_samples
-from alphazero.net import build_net
-from alphazero.report import Reporter
-from alphazero.selfplay import rss_mb, run_pool
+from alphazero.core.config import MCTSConfig, NetConfig, SelfPlayConfig, load as load_config
+from alphazero.nn.checkpoint import load, save
+from alphazero.nn.net import build_net
+from alphazero.replay.dataset import list_data_files
+from alphazero.replay.shards import read_samples
+from alphazero.report.reporter import Reporter
+from alphazero.stages.selfplay import rss_mb, run_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 ITERS = 5
@@ -175,7 +175,7 @@ def test_real_full_and_read_only_file_systems(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_memory_is_bounded_across_iterations(tmp_path):
-    from alphazero.pipeline import create_run, run
+    from alphazero.run.pipeline import create_run, run
 
     cfg = load_config("configs/smoke.yaml", ["pipeline.iterations=6", "selfplay.games=16",
                                              "train.replay_iterations=2", "selfplay.workers=2"])
@@ -268,8 +268,8 @@ def test_bad_input_changes_nothing_on_disk(tmp_path):
 
 
 def test_a_run_warm_starts_from_a_checkpoint_and_continues_its_optimizer(tmp_path):
-    from alphazero.pipeline import create_run, run
-    from alphazero.train import Trainer
+    from alphazero.run.pipeline import create_run, run
+    from alphazero.stages.train import Trainer
 
     cfg = load_config("configs/smoke.yaml", ["pipeline.iterations=1", "pipeline.eval_games=0",
                                               "arena.gating=false"])

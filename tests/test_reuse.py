@@ -4,11 +4,11 @@ still finds and blocks wins, tops up to its budget and keeps batch rows independ
 import numpy as np
 import pytest
 
-from alphazero.config import MCTSConfig, SelfPlayConfig
-from alphazero.game import Boards, State
-from alphazero.mcts import Searcher, search
-from alphazero.selfplay import play_games
-from alphazero.tree import ROOT, UNEXPANDED
+from alphazero.core.config import MCTSConfig, SelfPlayConfig
+from alphazero.rules.game import Boards, State
+from alphazero.search.mcts import Searcher, search
+from alphazero.search.tree import ROOT, UNEXPANDED
+from alphazero.stages.selfplay import play_games
 
 from .fakes import CountingEvaluator, hashed_evaluator, uniform_evaluator
 
@@ -120,7 +120,7 @@ def test_self_play_with_reuse_asks_the_net_less_and_keeps_full_targets():
 
 
 def test_rerooting_at_the_root_takes_whole_rows_and_concat_puts_them_back():
-    from alphazero.tree import Tree
+    from alphazero.search.tree import Tree
 
     t = search(boards(["", "4", "44"]), hashed_evaluator, CFG).tree
     taken = t.reroot(np.array([2, 0]), np.full(2, ROOT), 0)
@@ -133,7 +133,7 @@ def test_rerooting_at_the_root_takes_whole_rows_and_concat_puts_them_back():
 
 
 def test_a_noised_root_is_searched_afresh_unless_told_to_reuse_its_visits():
-    from alphazero.selfplay import PlayStats
+    from alphazero.stages.selfplay import PlayStats
 
     sp = SelfPlayConfig(games=6, parallel_games=6, seed=3, full_search_prob=0.5,
                         fast_simulations=8)
@@ -153,7 +153,7 @@ def test_a_noised_root_is_searched_afresh_unless_told_to_reuse_its_visits():
 
 
 def test_the_visits_a_noised_root_inherits_are_counted_before_its_search():
-    from alphazero.selfplay import PlayStats
+    from alphazero.stages.selfplay import PlayStats
 
     # Every move a full, noised search of 32: the root of move k inherits the subtree of the
     # column played at move k-1, whose visits were that column's share of 32, less the one

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero.checkpoint import save
-from alphazero.config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
-from alphazero.shards import DataError, read_samples
-from alphazero.encoder import decode, legal_mask
-from alphazero.exploration import random_opening
-from alphazero.game import State
-from alphazero.net import build_net
-from alphazero.selfplay import WorkerError, WorkerPool, play_games, run_pool
+from alphazero.core.config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
+from alphazero.nn.checkpoint import save
+from alphazero.nn.net import build_net
+from alphazero.replay.shards import DataError, read_samples
+from alphazero.rules.encoder import decode, legal_mask
+from alphazero.rules.game import State
+from alphazero.search.exploration import random_opening
+from alphazero.stages.selfplay import WorkerError, WorkerPool, play_games, run_pool
 
 from .fakes import CountingEvaluator, hashed_evaluator
 
@@ -304,8 +304,8 @@ def test_stored_root_values_are_from_the_side_to_move():
     # The shipped net and the real evaluator: in a won game the winner, to move before its
     # last move, stores q > 0 (its win in one is in the tree); over a game, q agrees in sign
     # with the result z far more often than not (a lost side expects to lose).
-    from alphazero.checkpoint import default_path, load
-    from alphazero.inference import make_evaluator
+    from alphazero.nn.checkpoint import default_path, load
+    from alphazero.nn.inference import make_evaluator
 
     ev = make_evaluator(load(default_path()).net, backend="auto", cache_size=10_000)
     sp = SelfPlayConfig(games=12, parallel_games=12, temperature_moves=6, seed=2)

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from alphazero.arena import GreedyPlayer, MCTSPlayer, play_match
-from alphazero.checkpoint import default_path as default_checkpoint, load
-from alphazero.config import load as load_config
-from alphazero.mcts import match_config
-from alphazero.inference import make_evaluator
+from alphazero.core.config import load as load_config
+from alphazero.nn.checkpoint import default_path as default_checkpoint, load
+from alphazero.nn.inference import make_evaluator
+from alphazero.search.mcts import match_config
+from alphazero.stages.arena import GreedyPlayer, MCTSPlayer, play_match
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints"
 

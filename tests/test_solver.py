@@ -6,10 +6,10 @@ import random
 import numpy as np
 import pytest
 
-from alphazero import solver
-from alphazero.arena import SolverPlayer, play_match
-from alphazero.game import State
-from alphazero.positions import PONS, load_positions, path_of
+from alphazero.rules import solver
+from alphazero.rules.game import State
+from alphazero.rules.positions import PONS, load_positions, path_of
+from alphazero.stages.arena import SolverPlayer, play_match
 
 pytestmark = pytest.mark.skipif(not solver.available(), reason="solver extra not installed")
 
@@ -27,8 +27,8 @@ def test_perfect_play_wins_every_game_it_starts():
 
 
 def test_breadth_starts_are_labelled_and_perfect_play_keeps_them_all():
-    from alphazero.arena import RandomPlayer
-    from alphazero.breadth import measure, starts
+    from alphazero.stages.arena import RandomPlayer
+    from alphazero.stages.breadth import measure, starts
 
     jobs = starts(5, seed=3)
     assert jobs == starts(5, seed=3) and jobs != starts(5, seed=4)  # one seed, one set
@@ -60,7 +60,7 @@ def test_verdicts_count_the_movers_own_moves():
 
 
 def test_a_slower_win_still_keeps_the_value():
-    from alphazero.breadth import Kept, _judge_move
+    from alphazero.stages.breadth import Kept, _judge_move
 
     state = State.from_moves("4455")  # X wins fastest in 3 or 6; 4 and 5 win later
     scores = solver.scores(state)

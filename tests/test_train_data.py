@@ -5,14 +5,14 @@ import pickle
 import numpy as np
 import torch
 
-from alphazero.config import MCTSConfig, NetConfig, SelfPlayConfig, TrainConfig
-from alphazero.dataset import load_dataset, minibatches, split_by_game
-from alphazero.shards import Samples, import_seed, read_samples, write_samples
-from alphazero.encoder import mirror_planes, mirror_policy
-from alphazero.net import build_net
-from alphazero.selfplay import play_games
-from alphazero.report import Reporter
-from alphazero.train import Trainer, lr_at
+from alphazero.core.config import MCTSConfig, NetConfig, SelfPlayConfig, TrainConfig
+from alphazero.nn.net import build_net
+from alphazero.replay.dataset import load_dataset, minibatches, split_by_game
+from alphazero.replay.shards import Samples, import_seed, read_samples, write_samples
+from alphazero.report.reporter import Reporter
+from alphazero.rules.encoder import mirror_planes, mirror_policy
+from alphazero.stages.selfplay import play_games
+from alphazero.stages.train import Trainer, lr_at
 
 from .fakes import hashed_evaluator
 
@@ -116,7 +116,7 @@ def test_cosine_schedule_is_keyed_to_steps_and_ends_constant():
 def test_import_seed_rejects_malformed_entries():
     import pytest
 
-    from alphazero.shards import DataError
+    from alphazero.replay.shards import DataError
 
     with pytest.raises(DataError, match="wrong shape"):
         import_seed([[np.zeros((6, 7)), np.ones(7) / 7, 0]])
@@ -125,8 +125,8 @@ def test_import_seed_rejects_malformed_entries():
 
 
 def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
-    from alphazero.dataset import value_targets
-    from alphazero.shards import DataError, shard_bytes
+    from alphazero.replay.dataset import value_targets
+    from alphazero.replay.shards import DataError, shard_bytes
 
     d = tmp_path / "iter_0001"
     d.mkdir()
@@ -184,7 +184,9 @@ def test_value_q_weight_moves_the_value_head_towards_q():
 def test_validation_games_never_reach_training_across_a_sliding_window(tmp_path, monkeypatch):
     """A real pipeline, window of 2 iterations over 6: every position's game id is recorded
     where the trainer splits; no validation id is ever in any iteration's training set."""
-    from alphazero import config, pipeline, train
+    from alphazero.core import config
+    from alphazero.run import pipeline
+    from alphazero.stages import train
 
     seen = []
     real_split = train.split_by_game
@@ -244,9 +246,9 @@ def test_resume_takes_weight_decay_and_optimizer_from_the_config():
 
 
 def test_unseen_positions_are_those_nowhere_in_training_even_mirrored(tmp_path):
-    from alphazero.dataset import unseen
-    from alphazero.train import train_and_save
-    from alphazero import checkpoint
+    from alphazero.replay.dataset import unseen
+    from alphazero.stages.train import train_and_save
+    from alphazero.nn import checkpoint
 
     a = Samples.concat([r.samples for r in games(6, seed=1)])
     b = Samples.concat([r.samples for r in games(6, seed=2)])

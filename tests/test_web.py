@@ -22,13 +22,13 @@ with __import__("warnings").catch_warnings():  # starlette suggests httpx2; http
     __import__("warnings").simplefilter("ignore")
     from starlette.testclient import TestClient  # noqa: E402
 
-from alphazero import solver  # noqa: E402
-from alphazero.checkpoint import default_path, save  # noqa: E402
-from alphazero.config import Config, MCTSConfig, NetConfig, SelfPlayConfig  # noqa: E402
-from alphazero.game import State  # noqa: E402
-from alphazero.net import build_net  # noqa: E402
-from alphazero.selfplay import run_pool  # noqa: E402
-from alphazero.serve import BadRequest, Limits, Thinker, build  # noqa: E402
+from alphazero.apps.serve import BadRequest, Limits, Thinker, build  # noqa: E402
+from alphazero.core.config import Config, MCTSConfig, NetConfig, SelfPlayConfig  # noqa: E402
+from alphazero.nn.checkpoint import default_path, save  # noqa: E402
+from alphazero.nn.net import build_net  # noqa: E402
+from alphazero.rules import solver  # noqa: E402
+from alphazero.rules.game import State  # noqa: E402
+from alphazero.stages.selfplay import run_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

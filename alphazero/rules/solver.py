@@ -1,0 +1,60 @@
+"""A perfect Connect Four solver, through the optional ``bitbully`` package
+(``pip install "alphazero-c4[solver]"``).
+
+Scores follow Pascal Pons' convention, the same as the shipped benchmark files: from the side
+to move's view, positive = a win (the larger, the sooner), 0 = a draw, negative = a loss.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from alphazero.rules.game import COLS, ROWS, State
+
+
+class SolverUnavailable(RuntimeError):
+    """The solver extra is not installed; the message says how to install it."""
+
+
+@functools.lru_cache(maxsize=1)
+def _agent() -> Any:
+    try:
+        import bitbully
+    except ImportError:
+        raise SolverUnavailable('the perfect solver needs the solver extra: pip install '
+                                '"alphazero-c4[solver]" (or pip install bitbully)') from None
+    return bitbully.BitBully()
+
+
+def available() -> bool:
+    """True when the solver extra is installed."""
+    try:
+        _agent()
+    except SolverUnavailable:
+        return False
+    return True
+
+
+def scores(state: State) -> list[int | None]:
+    """The perfect score of every column of ``state`` (None where the column is full); the
+    game must not be over. Raises ``SolverUnavailable`` without the extra."""
+    import bitbully
+
+    if state.is_terminal():
+        raise ValueError("the game is over: there is nothing to solve")
+    board = bitbully.Board.from_array(
+        [[state.cell(r, c) for c in range(COLS)] for r in range(ROWS - 1, -1, -1)])
+    by_col = _agent().score_all_moves(board)
+    return [by_col.get(c) if state.is_legal(c) else None for c in range(COLS)]
+
+
+def verdict(score: int, ply: int) -> dict:
+    """A column's score (Pons' convention) at a position of ``ply`` stones, in words for a
+    person: ``{"result": "win" | "draw" | "loss", "moves": k}``, k = the side to move's own
+    moves, this one included, until its four (win) or before the opponent's (loss)."""
+    if score > 0:
+        return {"result": "win", "moves": (COLS * ROWS + 3 - ply) // 2 - score}
+    if score < 0:
+        return {"result": "loss", "moves": (COLS * ROWS + 2 - ply) // 2 + score}
+    return {"result": "draw", "moves": None}

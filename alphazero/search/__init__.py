@@ -1,0 +1,1 @@
+"""Batched array-tree MCTS over any `evaluate(boards) -> (priors, values)` function; never imports torch."""
