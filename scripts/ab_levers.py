@@ -27,7 +27,6 @@ import subprocess
 import sys
 
 import numpy as np
-
 from plot_curve import read_rows
 
 from alphazero.report import plots
@@ -173,9 +172,9 @@ def run(experiment: str, arms: list[str], seeds: int, iterations: int) -> None:
 def policy_mistakes(run_dir: str) -> dict[int, float]:
     """Iteration -> candidate raw-policy mistake rate on all Pons positions (cached)."""
     from alphazero.nn import checkpoint
-    from alphazero.stages.arena import PolicyPlayer
     from alphazero.nn.inference import make_evaluator
     from alphazero.rules.positions import PONS, load_positions, path_of, score_positions
+    from alphazero.stages.arena import PolicyPlayer
 
     cache_path = os.path.join(run_dir, "pons_policy.json")
     cache = {}

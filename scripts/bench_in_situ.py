@@ -34,7 +34,8 @@ import torch
 from alphazero.core import config
 from alphazero.nn.checkpoint import default_path
 from alphazero.rules.game import Boards
-from alphazero.stages.selfplay import load_evaluator, play_games
+from alphazero.stages.selfplay import play_games
+from alphazero.stages.workers import load_evaluator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -33,8 +33,8 @@ Keys of the last output line (one JSON object):
 """
 
 import argparse
-import itertools
 import dataclasses
+import itertools
 import json
 import os
 import statistics
@@ -44,6 +44,7 @@ import time
 
 import numpy as np
 import torch
+from bench_net import real_positions
 
 from alphazero.core import config
 from alphazero.core.config import InferenceConfig, MCTSConfig, NetConfig
@@ -53,9 +54,7 @@ from alphazero.nn.net import build_net, select_device
 from alphazero.rules.game import Boards
 from alphazero.search import kernels
 from alphazero.search.mcts import search
-from alphazero.stages.selfplay import WorkerPool, run_pool, work_summary
-
-from bench_net import real_positions
+from alphazero.stages.workers import WorkerPool, run_pool, work_summary
 
 BATCHES = (1, 16, 64, 128, 256)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -29,15 +29,15 @@ import time
 import alphazero  # noqa: F401  (sets the OpenMP wait policy before torch loads)
 import numpy as np
 import torch
+from bench_net import real_positions
 
 from alphazero.core import config
 from alphazero.nn.checkpoint import default_path, load
 from alphazero.nn.inference import _openvino_model, _ov_core
 from alphazero.rules.encoder import encode
 from alphazero.rules.game import Boards
-from alphazero.stages.selfplay import load_evaluator, play_games
-
-from bench_net import real_positions
+from alphazero.stages.selfplay import play_games
+from alphazero.stages.workers import load_evaluator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

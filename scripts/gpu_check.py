@@ -209,7 +209,7 @@ class Utilisation:
 
 
 def step_selfplay(plan: Plan) -> dict:
-    from alphazero.stages.selfplay import run_pool, work_summary
+    from alphazero.stages.workers import run_pool, work_summary
 
     cfg = load(os.path.join(ROOT, plan.config), plan.selfplay_set + [
         f"selfplay.device={plan.device.type}"])

@@ -3,14 +3,21 @@
 import numpy as np
 import pytest
 
-from alphazero.stages.arena import (
-    AlphaBetaPlayer, GreedyPlayer, MCTSPlayer, RandomPlayer, arena_match, openings,
-    play_match, promotion, reference_player,
-)
 from alphazero.core.config import ArenaConfig, MCTSConfig
 from alphazero.core.ratings import elo_from_score, fit_elo, match_elo, promotion_verdict, wilson
 from alphazero.rules.game import Boards, State
 from alphazero.rules.positions import PONS, load_positions, path_of, score_positions
+from alphazero.stages.arena import (
+    AlphaBetaPlayer,
+    GreedyPlayer,
+    MCTSPlayer,
+    RandomPlayer,
+    arena_match,
+    openings,
+    play_match,
+    promotion,
+    reference_player,
+)
 
 from .fakes import uniform_evaluator
 

@@ -298,8 +298,8 @@ def test_evaluate_positions_json(tiny_ckpt):
 def test_play_reprompts_on_a_full_column_and_on_ctrl_c():
     import io
 
-    from alphazero.core.config import MCTSConfig
     from alphazero.apps.play import play_game
+    from alphazero.core.config import MCTSConfig
 
     def column7(boards):
         """An AI that always wants column 7 (masked out once it is full)."""
@@ -341,8 +341,8 @@ def _column7(boards):
 def test_play_from_a_position_with_undo():
     import io
 
-    from alphazero.core.config import MCTSConfig
     from alphazero.apps.play import play_game
+    from alphazero.core.config import MCTSConfig
 
     out = io.StringIO()
     ask = _scripted(["u", "1", "u", "2", "q"])
@@ -357,8 +357,8 @@ def test_play_from_a_position_with_undo():
 def test_play_again_asks_until_it_understands():
     import io
 
-    from alphazero.core.config import MCTSConfig
     from alphazero.apps.play import play_session
+    from alphazero.core.config import MCTSConfig
 
     out = io.StringIO()
     # The human (X) plays 1 four times while the AI plays 7: a win; then "4" is no answer.

@@ -49,7 +49,7 @@ def test_ray_pipeline_survives_a_killed_actor(tmp_path, local_ray):
 
 def test_actors_ask_for_a_fair_share_of_the_gpus():
     from alphazero.stages.cluster import actor_gpus
-    from alphazero.stages.selfplay import WorkerError
+    from alphazero.stages.workers import WorkerError
 
     assert actor_gpus("cpu", [4.0], 2) == 0.0
     assert actor_gpus("auto", [0.0], 2) == 0.0

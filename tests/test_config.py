@@ -60,7 +60,7 @@ def test_a_preset_on_the_command_line_replaces_the_sizes_a_run_config_writes_out
 
 
 def test_workers_take_the_gpus_in_turn():
-    from alphazero.stages.selfplay import worker_device
+    from alphazero.stages.workers import worker_device
 
     assert [worker_device("cuda", w, gpus=2) for w in range(4)] == \
         ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]

@@ -43,8 +43,8 @@ def test_cuda_backends_match_eager_fp32_at_every_bucket(device):
     defaults (an all-zeros answer or a stale graph input would show), each bucket fed two
     different batches, on the first and on the last GPU (a graph captured on the wrong GPU
     replays nothing)."""
-    from alphazero.rules.encoder import encode
     from alphazero.nn.inference import backend_forward
+    from alphazero.rules.encoder import encode
 
     from .test_encoder_net import random_states
     from .test_fused import trained_like_net
@@ -104,13 +104,13 @@ def test_a_fresh_net_takes_the_preset_of_the_device_it_runs_on(monkeypatch):
     for the CPU. Device-agnostic: the move to the GPU is stubbed out."""
     import alphazero.nn.inference as inference_module
     import alphazero.nn.net as net_module
-    from alphazero.stages import selfplay
+    from alphazero.stages import workers
 
     built = []
     monkeypatch.setattr(net_module, "to_device", lambda net, device: built.append(net) or net)
     monkeypatch.setattr(net_module, "select_device", lambda name: torch.device(name))
     monkeypatch.setattr(inference_module, "evaluator_for", lambda net, device, *a, **k: net)
-    selfplay.load_evaluator(None, NetConfig(), "cuda", init_seed=0)
+    workers.load_evaluator(None, NetConfig(), "cuda", init_seed=0)
     assert built[-1].cfg.preset == "paper"
-    selfplay.load_evaluator(None, NetConfig(), "cpu", init_seed=0)
+    workers.load_evaluator(None, NetConfig(), "cpu", init_seed=0)
     assert built[-1].cfg.preset == "small"

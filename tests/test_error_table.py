@@ -62,8 +62,8 @@ def world(tmp_path_factory, tiny_ckpt):
     pooled = [e for rec in games(3, seed=1) for e in to_seed_format(rec)]
     (t / "pooled" / "all_games").write_bytes(pickle.dumps(pooled))
     small = t / "small.pt"
-    from alphazero.nn.checkpoint import save
     from alphazero.core.config import NetConfig
+    from alphazero.nn.checkpoint import save
     from alphazero.nn.net import build_net
 
     save(small, build_net(NetConfig(preset="small")))
@@ -193,7 +193,7 @@ def test_the_os_error_rows(message):
 
 
 def test_a_dead_worker_row():
-    from alphazero.stages.selfplay import WorkerError, WorkerPool
+    from alphazero.stages.workers import WorkerError, WorkerPool
 
     pool = WorkerPool(1)
     pool._start()

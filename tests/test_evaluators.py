@@ -7,12 +7,17 @@ import torch
 
 from alphazero.core import compiled
 from alphazero.core.config import NetConfig
-from alphazero.nn.inference import (BackendError, available_backends, backend_forward,
+from alphazero.nn.inference import (
+    BackendError,
+    available_backends,
+    backend_forward,
+    make_evaluator,
+    resolve_backend,
+)
+from alphazero.nn.net import build_net
 from alphazero.rules.game import Boards, State, batch_mirror
 from alphazero.search import cache
 from alphazero.search.evaluators import Cached, EvalStats, mirrored, stack, symmetric
-                                 make_evaluator, resolve_backend)
-from alphazero.nn.net import build_net
 
 from .fakes import CountingEvaluator, hashed_evaluator
 from .test_encoder_net import random_states

@@ -13,7 +13,7 @@ from alphazero.rules.encoder import encode  # noqa: E402
 from alphazero.rules.game import Boards  # noqa: E402
 from alphazero.rules.positions import PONS, load_positions, path_of  # noqa: E402
 
-from .test_cli import az, assert_user_error  # noqa: E402
+from .test_cli import assert_user_error, az  # noqa: E402
 
 
 def test_the_exported_net_matches_torch_on_pons_positions(tmp_path):

@@ -8,8 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alphazero.rules.game import (
-    BOARD_MASK, COLS, Boards, IllegalMoveError, State, batch_legal, batch_lost,
-    batch_mirror, batch_play, mirror_bits,
+    BOARD_MASK,
+    COLS,
+    Boards,
+    IllegalMoveError,
+    State,
+    batch_legal,
+    batch_lost,
+    batch_mirror,
+    batch_play,
+    mirror_bits,
 )
 
 PERFT = [1, 7, 49, 343, 2401, 16807, 117649, 823536]

@@ -6,7 +6,8 @@ import dataclasses
 import pytest
 import torch
 
-from alphazero.core.config import NetConfig, load as load_config
+from alphazero.core.config import NetConfig
+from alphazero.core.config import load as load_config
 from alphazero.nn.checkpoint import load, save
 from alphazero.nn.grow import GrowError, grow
 from alphazero.nn.net import build_net

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero.core.config import MCTSConfig, NetConfig, SelfPlayConfig, load as load_config
+from alphazero.core.config import MCTSConfig, NetConfig, SelfPlayConfig
+from alphazero.core.config import load as load_config
 from alphazero.nn.checkpoint import load, save
 from alphazero.nn.net import build_net
 from alphazero.replay.dataset import list_data_files
 from alphazero.replay.shards import read_samples
 from alphazero.report.reporter import Reporter
-from alphazero.stages.selfplay import rss_mb, run_pool
+from alphazero.stages.workers import rss_mb, run_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 ITERS = 5

@@ -14,7 +14,8 @@ from alphazero.replay.shards import DataError, read_samples
 from alphazero.rules.encoder import decode, legal_mask
 from alphazero.rules.game import State
 from alphazero.search.exploration import random_opening
-from alphazero.stages.selfplay import WorkerError, WorkerPool, play_games, run_pool
+from alphazero.stages.selfplay import play_games
+from alphazero.stages.workers import WorkerError, WorkerPool, run_pool
 
 from .fakes import CountingEvaluator, hashed_evaluator
 

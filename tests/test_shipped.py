@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from alphazero.core.config import load as load_config
-from alphazero.nn.checkpoint import default_path as default_checkpoint, load
+from alphazero.nn.checkpoint import default_path as default_checkpoint
+from alphazero.nn.checkpoint import load
 from alphazero.nn.inference import make_evaluator
 from alphazero.search.mcts import match_config
 from alphazero.stages.arena import GreedyPlayer, MCTSPlayer, play_match

@@ -246,9 +246,9 @@ def test_resume_takes_weight_decay_and_optimizer_from_the_config():
 
 
 def test_unseen_positions_are_those_nowhere_in_training_even_mirrored(tmp_path):
+    from alphazero.nn import checkpoint
     from alphazero.replay.dataset import unseen
     from alphazero.stages.train import train_and_save
-    from alphazero.nn import checkpoint
 
     a = Samples.concat([r.samples for r in games(6, seed=1)])
     b = Samples.concat([r.samples for r in games(6, seed=2)])

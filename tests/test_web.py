@@ -28,7 +28,7 @@ from alphazero.nn.checkpoint import default_path, save  # noqa: E402
 from alphazero.nn.net import build_net  # noqa: E402
 from alphazero.rules import solver  # noqa: E402
 from alphazero.rules.game import State  # noqa: E402
-from alphazero.stages.selfplay import run_pool  # noqa: E402
+from alphazero.stages.workers import run_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

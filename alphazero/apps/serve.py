@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from importlib import resources
 import queue
 import re
 import threading
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from alphazero.apps.analysis import analyse, game_positions

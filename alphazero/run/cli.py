@@ -17,8 +17,7 @@ import platform
 import sys
 
 from alphazero import __version__
-from alphazero.core import atomic
-from alphazero.core import config
+from alphazero.core import atomic, config
 from alphazero.core.config import ConfigError
 from alphazero.report.reporter import Reporter
 
@@ -31,11 +30,11 @@ class UserError(Exception):
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from alphazero.nn.checkpoint import CheckpointError
-    from alphazero.rules.game import IllegalMoveError
     from alphazero.nn.net import DeviceError
-    from alphazero.stages.selfplay import WorkerError
     from alphazero.replay.shards import DataError
+    from alphazero.rules.game import IllegalMoveError
     from alphazero.rules.solver import SolverUnavailable
+    from alphazero.stages.workers import WorkerError
 
     return (UserError, ConfigError, CheckpointError, DataError, IllegalMoveError, DeviceError,
             WorkerError, SolverUnavailable)
@@ -170,7 +169,7 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     from alphazero.nn import checkpoint
     from alphazero.nn.net import select_device
     from alphazero.search.mcts import tree_step
-    from alphazero.stages.selfplay import run_pool, work_summary
+    from alphazero.stages.workers import run_pool, work_summary
 
     cfg = _config(args, {
         "games": "selfplay.games", "sims": "mcts.num_simulations", "workers": "selfplay.workers",
@@ -201,8 +200,8 @@ def cmd_self_play(args: argparse.Namespace) -> int:
 def _check_out_folder(out: str, checkpoint_path: str | None, cfg) -> None:
     """Say what a --out folder that already holds games means: the same job's chunks are kept
     and only the missing ones played (said); another job's games are refused."""
-    from alphazero.stages.selfplay import chunk_path, missing_chunks, num_chunks
     from alphazero.replay.shards import DataError, read_samples
+    from alphazero.stages.selfplay import chunk_path, missing_chunks, num_chunks
 
     if not os.path.isdir(out):
         return
@@ -297,9 +296,9 @@ def _is_builtin(spec: str) -> bool:
 def _player(spec: str, cfg, device_name: str, sims: int, seed: int, search: bool = True):
     """A player from an opponent spec (see ``config.parse_opponent``): a built-in opponent,
     or a checkpoint's net with search at ``sims`` (``search=False``: its raw policy)."""
-    from alphazero.stages.arena import MCTSPlayer, PolicyPlayer, reference_player
-    from alphazero.search.mcts import match_config
     from alphazero.nn.inference import evaluator_for
+    from alphazero.search.mcts import match_config
+    from alphazero.stages.arena import MCTSPlayer, PolicyPlayer, reference_player
 
     if _is_builtin(spec):
         return reference_player(spec, seed)
@@ -406,8 +405,8 @@ def _evaluate_positions(args: argparse.Namespace, cfg, spec: str, sims: int) -> 
     if builtin:
         modes = [("player", _player(spec, cfg, args.device, sims, args.seed))]
     else:  # one net, one evaluator (and cache) for its raw policy and its search
-        from alphazero.stages.arena import MCTSPlayer
         from alphazero.search.mcts import match_config
+        from alphazero.stages.arena import MCTSPlayer
 
         policy = _player(spec, cfg, args.device, sims, args.seed, search=False)
         modes = [("policy", policy)] + ([("mcts", MCTSPlayer(
@@ -507,10 +506,10 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
+    from alphazero.apps.play import play_session
     from alphazero.nn import checkpoint
     from alphazero.nn.inference import evaluator_for
     from alphazero.search.mcts import tree_step
-    from alphazero.apps.play import play_session
 
     cfg = _config(args)
     sims = _sims(args, cfg.mcts.num_simulations)
@@ -550,10 +549,10 @@ def _position(text: str, what: str) -> str:
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from alphazero.nn import checkpoint
     from alphazero.apps.analysis import analyse, render_analysis
-    from alphazero.rules.game import State
+    from alphazero.nn import checkpoint
     from alphazero.nn.inference import evaluator_for
+    from alphazero.rules.game import State
 
     cfg = _config(args)
     sims = _sims(args, cfg.mcts.num_simulations)

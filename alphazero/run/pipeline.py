@@ -28,9 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-from alphazero.core import atomic
-from alphazero.core import config
-from alphazero.core import faults
+from alphazero.core import atomic, config, faults
 from alphazero.core.config import Config, ConfigError
 from alphazero.core.ratings import fit_elo, wilson
 from alphazero.nn import checkpoint
@@ -42,13 +40,25 @@ from alphazero.report import plots
 from alphazero.report.reporter import SILENT, Reporter, read_metrics
 from alphazero.rules import solver
 from alphazero.rules.game import Boards
-from alphazero.rules.positions import PONS, LabelledPosition, load_positions, path_of, score_positions
+from alphazero.rules.positions import (
+    PONS,
+    LabelledPosition,
+    load_positions,
+    path_of,
+    score_positions,
+)
 from alphazero.search.mcts import match_config
-from alphazero.stages.arena import MCTSPlayer, PolicyPlayer, arena_match, play_match, reference_player
+from alphazero.stages.arena import (
+    MCTSPlayer,
+    PolicyPlayer,
+    arena_match,
+    play_match,
+    reference_player,
+)
 from alphazero.stages.breadth import measure
-from alphazero.stages.cluster import run_ray_pool
-from alphazero.stages.selfplay import WorkerPool, run_pool, work_summary
+from alphazero.stages.cluster import RayPool
 from alphazero.stages.train import train_and_save
+from alphazero.stages.workers import ChunkRunner, WorkerPool, run_pool, work_summary
 
 
 @dataclass(frozen=True)
@@ -194,18 +204,20 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
     writer = SummaryWriter(paths.tb)
     reporter = dataclasses.replace(console, writer=writer, metrics=paths.metrics)
     durations: list[float] = []
-    pool = WorkerPool(cfg.selfplay.workers)  # started by the first self-play that needs it
+    # Local processes are started by the first self-play that needs them; kept till the end.
+    pool = RayPool(ray_address) if ray_address else WorkerPool(cfg.selfplay.workers)
     try:
         for it in todo:
             t0 = time.perf_counter()
             row = iteration(it, cfg, paths, device, positions, reporter.labelled(f"iter {it}"),
-                            ray_address, pool)
+                            pool)
             row["seconds"] = round(time.perf_counter() - t0, 1)
             durations.append(row["seconds"])
             record(reporter, row, total, eta=np.mean(durations) * (total - it),
                    hparams=flat_config(cfg))
     finally:
-        pool.close()
+        if isinstance(pool, WorkerPool):
+            pool.close()
         writer.close()
     return read_metrics(paths.metrics)
 
@@ -213,7 +225,7 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
 def _stages_line(cfg: Config, device, ray_address: str | None) -> str:
     """Where each stage runs and on which inference backend (``auto`` resolved here)."""
     from alphazero.nn.inference import resolve_backend
-    from alphazero.stages.selfplay import worker_device, worker_inference
+    from alphazero.stages.workers import worker_device, worker_inference
 
     sp = cfg.selfplay
     if ray_address:  # each actor finds its own device and backend on its own machine
@@ -240,15 +252,14 @@ def _prepare_folder(paths: RunPaths) -> None:
 
 
 def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[LabelledPosition],
-              reporter: Reporter, ray_address: str | None = None,
-              pool: WorkerPool | None = None) -> dict:
+              reporter: Reporter, pool: ChunkRunner | None = None) -> dict:
     """One iteration, with the settings ``cfg.schedule`` has in force at ``it``; each step is
     skipped when its output file already exists. ``pool``: self-play processes kept across
     iterations."""
     cfg = cfg.at(it)
     positions = positions if cfg.pipeline.positions_eval else []
     start = (_cpu_seconds(), time.perf_counter())
-    stats = self_play(it, cfg, paths, reporter, ray_address, pool)
+    stats = self_play(it, cfg, paths, reporter, pool)
     # The pool's workers are not reaped until the run ends, so os.times cannot see them:
     # their CPU comes from their own reports, counted as if spent before self-play began.
     pooled = stats.get("work", {}).get("process_cpu_seconds", 0.0)
@@ -268,13 +279,13 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[Lab
 
 
 def self_play(it: int, cfg: Config, paths: RunPaths, reporter: Reporter,
-              ray_address: str | None, pool: WorkerPool | None = None) -> dict:
+              pool: ChunkRunner | None = None) -> dict:
     """Self-play with the best net into ``data/iter_XXXX``, chunk by chunk (resumable), in
     ``pool`` when given."""
     sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
     args = (paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it}, reporter,
             cfg.inference)
-    return run_ray_pool(ray_address, *args) if ray_address else run_pool(*args, pool=pool)
+    return run_pool(*args, pool=pool)
 
 
 def train_candidate(it: int, cfg: Config, paths: RunPaths, device,

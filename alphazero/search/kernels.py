@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from alphazero.core.compiled import AVAILABLE, jit  # AVAILABLE: whether the compiled step can run
-from alphazero.rules.game import BOARD_MASK, BOTTOM, COLS, CELLS, TOP, Boards, Evaluate
+from alphazero.rules.game import BOARD_MASK, BOTTOM, CELLS, COLS, TOP, Boards, Evaluate
 from alphazero.search.tree import Tree
 
 #: The longest path: one edge per stone, and the root.

@@ -20,14 +20,27 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from alphazero.core import faults
-from alphazero.core.config import BUILTIN_OPPONENTS, ArenaConfig, ConfigError, MCTSConfig, parse_opponent
-from alphazero.rules import solver
-from alphazero.rules.game import (
-    BOARD_MASK, Boards, Evaluate, State, batch_cell_columns, batch_legal, batch_play,
-    playable_cells, winning_cells,
+from alphazero.core.config import (
+    BUILTIN_OPPONENTS,
+    ArenaConfig,
+    ConfigError,
+    MCTSConfig,
+    parse_opponent,
 )
 from alphazero.core.ratings import MatchElo, match_elo, promotion_verdict
 from alphazero.report.reporter import SILENT, Reporter
+from alphazero.rules import solver
+from alphazero.rules.game import (
+    BOARD_MASK,
+    Boards,
+    Evaluate,
+    State,
+    batch_cell_columns,
+    batch_legal,
+    batch_play,
+    playable_cells,
+    winning_cells,
+)
 from alphazero.search.mcts import Searcher, match_config
 
 

@@ -1,12 +1,15 @@
 """Self-play on a Ray cluster: the same games as the local pool, spread over nodes.
 
-The driver (the machine running ``alphazero pipeline --ray ...``) puts the checkpoint's bytes in
-Ray's object store, starts ``selfplay.workers`` actors (one CPU each, and a fair share of the cluster's GPUs
-when ``selfplay.device`` is cuda, or auto on a cluster with GPUs: ``actor_gpus``), and hands each actor groups of chunks. An actor plays a group
-with all its games in flight and returns each finished chunk's file bytes; the driver writes
-them into the run folder atomically, so nodes need no shared file system. An actor that dies
-is restarted by Ray and its group retried; a group that keeps failing is retried on the other
-actors before the run gives up. Chunks already in the run folder are never replayed.
+``RayPool`` is the second ``workers.ChunkRunner``: ``workers.run_pool`` drives it as it drives
+the local ``WorkerPool``. The driver (the machine running ``alphazero pipeline --ray ...``)
+puts the checkpoint's bytes in Ray's object store, starts ``selfplay.workers`` actors (one CPU
+each, and a fair share of the cluster's GPUs when ``selfplay.device`` is cuda, or auto on a
+cluster with GPUs: ``actor_gpus``), and hands each actor groups of chunks. An actor plays a
+group with all its games in flight and returns each finished chunk's file bytes; the driver
+writes them into the run folder atomically, so nodes need no shared file system. An actor
+that dies is restarted by Ray and its group retried; a group that keeps failing is retried on
+the other actors before the run gives up. Chunks already in the run folder are never
+replayed.
 
 Ray is an optional extra: ``pip install -e ".[ray]"``.
 """
@@ -17,12 +20,16 @@ import os
 import tempfile
 from typing import Any
 
-from alphazero.core import atomic
-from alphazero.core import faults
+from alphazero.core import atomic, faults
 from alphazero.core.config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
 from alphazero.report.reporter import SILENT, Reporter
-from alphazero.stages.selfplay import (
-    PoolProgress, WorkerError, chunk_games, chunk_path, load_evaluator, open_chunks, play_chunks,
+from alphazero.stages.selfplay import chunk_games, chunk_path, play_chunks
+from alphazero.stages.workers import (
+    PoolProgress,
+    SelfPlayTask,
+    WorkerError,
+    load_evaluator,
+    run_pool,
 )
 
 GROUP_RETRIES = 3
@@ -117,49 +124,66 @@ def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCT
                  sp: SelfPlayConfig, out_dir: str, meta: dict | None = None,
                  reporter: Reporter = SILENT,
                  inference: InferenceConfig = InferenceConfig()) -> dict:
-    """Like ``selfplay.run_pool``, with the games played by Ray actors (each resolves
-    ``inference.backend: auto`` on its own machine)."""
-    ray = connect(address)
-    todo, meta = open_chunks(out_dir, checkpoint, mcts, sp, {"ray": True, **(meta or {})})
-    if not todo:
-        return PoolProgress(todo, sp, reporter, "self-play (ray)").finish()
-    ckpt_bytes = open(checkpoint, "rb").read() if checkpoint else None
-    ckpt_ref = ray.put(ckpt_bytes)
-    per_group = max(1, sp.parallel_games // sp.chunk_games)
-    groups = [todo[i:i + per_group] for i in range(0, len(todo), per_group)]
-    n_actors = min(sp.workers, len(groups))
-    node_gpus = [n["Resources"].get("GPU", 0.0) for n in ray.nodes() if n.get("Alive")]
-    gpus = actor_gpus(sp.device, node_gpus, n_actors)
-    actor_cls = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=2,
-                           max_task_retries=2)(SelfPlayActor)
-    actors = [actor_cls.remote(net, mcts, sp, sp.seed, inference) for _ in range(n_actors)]
-    progress = PoolProgress(todo, sp, reporter, "self-play (ray)")
-    pending: dict[Any, tuple[int, list[int], int]] = {}
-    queue = [(g, 0) for g in groups]
-    free = list(range(len(actors)))
-    try:
-        while queue or pending:
-            while queue and free:
-                group, tries = queue.pop(0)
+    """``workers.run_pool`` with the games played by Ray actors (``RayPool``)."""
+    return run_pool(checkpoint, net, mcts, sp, out_dir, meta, reporter, inference,
+                    pool=RayPool(address))
+
+
+class RayPool:
+    """The ``ChunkRunner`` of a Ray cluster: groups of chunks dealt to ``selfplay.workers``
+    actors, each resolving ``inference.backend: auto`` on its own machine; a group whose actor
+    fails is retried, up to ``GROUP_RETRIES`` times."""
+
+    label = "self-play (ray)"
+    meta = {"ray": True}
+
+    def __init__(self, address: str):
+        self.ray = connect(address)  # before anything is written: an unreachable cluster
+
+    def play(self, task: SelfPlayTask, todo: list[int], progress: PoolProgress) -> None:
+        ray = self.ray
+        sp = task.selfplay
+        ckpt_ref = ray.put(open(task.checkpoint, "rb").read() if task.checkpoint else None)
+        per_group = max(1, sp.parallel_games // sp.chunk_games)
+        groups = [todo[i:i + per_group] for i in range(0, len(todo), per_group)]
+        actors = self._actors(ray, task, min(sp.workers, len(groups)))
+        try:
+            for c, payload, n in self._results(ray, actors, ckpt_ref, groups, task.meta):
+                atomic.write_bytes(chunk_path(task.out_dir, c), payload)
+                progress.game(n, games=len(chunk_games(c, sp)))
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+
+    @staticmethod
+    def _actors(ray, task: SelfPlayTask, n: int) -> list:
+        node_gpus = [n["Resources"].get("GPU", 0.0) for n in ray.nodes() if n.get("Alive")]
+        gpus = actor_gpus(task.selfplay.device, node_gpus, n)
+        actor_cls = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=2,
+                               max_task_retries=2)(SelfPlayActor)
+        return [actor_cls.remote(task.net, task.mcts, task.selfplay, task.selfplay.seed,
+                                 task.inference) for _ in range(n)]
+
+    @staticmethod
+    def _results(ray, actors: list, ckpt_ref, groups: list[list[int]], meta: dict):
+        """(chunk, file bytes, positions) of every chunk, as the actors finish their groups."""
+        pending: dict = {}
+        todo = [(g, 0) for g in groups]
+        free = list(range(len(actors)))
+        while todo or pending:
+            while todo and free:
+                group, tries = todo.pop(0)
                 a = free.pop(0)
                 pending[actors[a].play.remote(ckpt_ref, group, meta)] = (a, group, tries)
             ready, _ = ray.wait(list(pending), num_returns=1)
-            ref = ready[0]
-            a, group, tries = pending.pop(ref)
+            a, group, tries = pending.pop(ready[0])
             free.append(a)
             try:
-                shards = ray.get(ref)
+                shards = ray.get(ready[0])
             except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as e:
                 if tries + 1 >= GROUP_RETRIES:
                     raise WorkerError(f"Ray self-play failed {GROUP_RETRIES} times on chunks "
                                       f"{group}: {str(e).splitlines()[0]}") from None
-                queue.append((group, tries + 1))
+                todo.append((group, tries + 1))
                 continue
-            for c, payload, n in shards:
-                atomic.write_bytes(chunk_path(out_dir, c), payload)
-                progress.game(n, games=len(chunk_games(c, sp)))
-    finally:
-        progress.close()
-        for actor in actors:
-            ray.kill(actor)
-    return progress.finish()
+            yield from shards
