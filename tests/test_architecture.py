@@ -14,14 +14,14 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "alphazero"
 # The packages, lowest first; inside each, its modules in rows, lowest first.
 PACKAGES = {
     "core": [{"faults", "ratings", "compiled"}, {"atomic"}, {"config"}],
-    "report": [{"reporter", "lines"}, {"plots"}],
+    "report": [{"reporter", "lines", "reports"}, {"plots"}],
     "rules": [{"game"}, {"encoder", "solver"}, {"positions"}],
     "search": [{"tree", "cache", "exploration"}, {"evaluators", "roots", "kernels"}, {"mcts"}],
     "replay": [{"shards"}, {"dataset"}],
     "nn": [{"net", "calibration"}, {"checkpoint", "fused", "grow", "export"}, {"inference"}],
     "stages": [{"selfplay", "train", "arena"}, {"workers", "breadth"}, {"cluster"}],
     "apps": [{"play", "analysis"}, {"serve"}],
-    "run": [{"status", "judge"}, {"pipeline"}, {"commands"}, {"cli"}],
+    "run": [{"options", "status", "judge"}, {"pipeline", "evaluate"}, {"commands"}, {"cli"}],
 }
 ORDER = list(PACKAGES)
 # The torch-free packages (and two torch-free modules above them): the rules, the search and

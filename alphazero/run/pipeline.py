@@ -30,32 +30,16 @@ import numpy as np
 
 from alphazero.core import atomic, config, faults
 from alphazero.core.config import Config, ConfigError
-from alphazero.core.ratings import fit_elo, wilson
 from alphazero.nn import checkpoint
 from alphazero.nn.grow import GrowError, grow
-from alphazero.nn.inference import evaluator_for
 from alphazero.nn.net import fresh_net, select_device
 from alphazero.replay.shards import read_samples
 from alphazero.report import plots
+from alphazero.report.lines import duration, summary_line
 from alphazero.report.reporter import SILENT, Reporter, read_metrics
-from alphazero.rules import solver
-from alphazero.rules.game import Boards
-from alphazero.rules.positions import (
-    PONS,
-    LabelledPosition,
-    load_positions,
-    path_of,
-    score_positions,
-)
-from alphazero.search.mcts import match_config
-from alphazero.stages.arena import (
-    MCTSPlayer,
-    PolicyPlayer,
-    arena_match,
-    play_match,
-    reference_player,
-)
-from alphazero.stages.breadth import measure
+from alphazero.report.reports import IterationReport, JudgeReport, SelfPlayReport, TrainReport
+from alphazero.rules.positions import PONS, LabelledPosition, load_positions, path_of
+from alphazero.run.judge import judge
 from alphazero.stages.cluster import RayPool
 from alphazero.stages.train import train_and_save
 from alphazero.stages.workers import ChunkRunner, WorkerPool, run_pool, work_summary
@@ -90,9 +74,6 @@ class RunPaths:
     def eval(self, it: int) -> str:
         return os.path.join(self.root, "evals", f"iter_{it:04d}.json")
 
-
-#: The search's mistakes are measured on every this-many-th position of the policy's set.
-SEARCH_EVERY = 2
 
 # --------------------------------------------------------------------------------------------
 # Creating and reopening runs
@@ -206,14 +187,18 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
     durations: list[float] = []
     # Local processes are started by the first self-play that needs them; kept till the end.
     pool = RayPool(ray_address) if ray_address else WorkerPool(cfg.selfplay.workers)
+    past: list[JudgeReport] = []  # read once; each iteration adds its own
     try:
         for it in todo:
             t0 = time.perf_counter()
-            row = iteration(it, cfg, paths, device, positions, reporter.labelled(f"iter {it}"),
-                            pool)
-            row["seconds"] = round(time.perf_counter() - t0, 1)
-            durations.append(row["seconds"])
-            record(reporter, row, total, eta=np.mean(durations) * (total - it),
+            if not past or past[-1].iteration != it - 1:
+                past = past_reports(paths, it)
+            report = iteration(it, cfg, paths, device, positions,
+                               reporter.labelled(f"iter {it}"), pool, past)
+            report = dataclasses.replace(report, seconds=round(time.perf_counter() - t0, 1))
+            past.append(report.judge)
+            durations.append(report.seconds)
+            record(reporter, report, total, eta=np.mean(durations) * (total - it),
                    hparams=flat_config(cfg))
     finally:
         if isinstance(pool, WorkerPool):
@@ -252,10 +237,11 @@ def _prepare_folder(paths: RunPaths) -> None:
 
 
 def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[LabelledPosition],
-              reporter: Reporter, pool: ChunkRunner | None = None) -> dict:
+              reporter: Reporter, pool: ChunkRunner | None = None,
+              past: list[JudgeReport] | None = None) -> IterationReport:
     """One iteration, with the settings ``cfg.schedule`` has in force at ``it``; each step is
-    skipped when its output file already exists. ``pool``: self-play processes kept across
-    iterations."""
+    skipped when its output file already exists. ``pool``: where self-play's chunks run;
+    ``past``: the judge reports of earlier iterations (read from the run folder if None)."""
     cfg = cfg.at(it)
     positions = positions if cfg.pipeline.positions_eval else []
     start = (_cpu_seconds(), time.perf_counter())
@@ -266,8 +252,9 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[Lab
     clock = [(start[0] - pooled, start[1]), (_cpu_seconds(), time.perf_counter())]
     cand = train_candidate(it, cfg, paths, device, reporter)
     clock.append((_cpu_seconds(), time.perf_counter()))
-    ev = judge(it, cfg, paths, device, cand, positions, reporter)
-    promote_if_better(it, ev, cand, paths)
+    verdict = judged(it, cfg, paths, device, cand, positions, reporter,
+                     past_reports(paths, it) if past is None else past)
+    promote_if_better(it, verdict, cand, paths)
     clock.append((_cpu_seconds(), time.perf_counter()))
     # CPU seconds of this process and its self-play workers (Ray actors not included), and
     # wall seconds, per phase; a resumed iteration counts only the part done after the restart.
@@ -275,17 +262,18 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[Lab
     cpu = {p: round(b[0] - a[0], 1) for p, a, b in zip(phases, clock, clock[1:])}
     cpu["total"] = round(clock[-1][0] - clock[0][0], 1)
     wall = {p: round(b[1] - a[1], 1) for p, a, b in zip(phases, clock, clock[1:])}
-    return _row(it, cfg, _selfplay_summary(paths.data(it)), stats, cand.meta, ev, cpu, wall)
+    return IterationReport(it, cfg.scheduled(it) if cfg.schedule else None,
+                           _selfplay_report(paths.data(it), stats),
+                           TrainReport.from_meta(cand.meta), verdict, cpu, wall)
 
 
 def self_play(it: int, cfg: Config, paths: RunPaths, reporter: Reporter,
               pool: ChunkRunner | None = None) -> dict:
     """Self-play with the best net into ``data/iter_XXXX``, chunk by chunk (resumable), in
-    ``pool`` when given."""
+    ``pool`` when given; returns ``workers.run_pool``'s figures."""
     sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
-    args = (paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it}, reporter,
-            cfg.inference)
-    return run_pool(*args, pool=pool)
+    return run_pool(paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it},
+                    reporter, cfg.inference, pool=pool)
 
 
 def train_candidate(it: int, cfg: Config, paths: RunPaths, device,
@@ -305,151 +293,62 @@ def train_candidate(it: int, cfg: Config, paths: RunPaths, device,
     return checkpoint.load(cand, device, expect=cfg.net)
 
 
-def judge(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkpoint,
-          positions: list[LabelledPosition], reporter: Reporter) -> dict:
-    """The candidate against the best in the arena and the promotion decision; then the new
-    best's reference matches, its mistakes on solved positions (raw policy and search), and
-    its Elo fitted over every match of the run. Written to ``evals/iter_XXXX.json`` once."""
+def judged(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkpoint,
+           positions: list[LabelledPosition], reporter: Reporter,
+           past: list[JudgeReport]) -> JudgeReport:
+    """``judge.judge`` of iteration ``it``, written to ``evals/iter_XXXX.json`` once (read
+    back when a resumed run finds it)."""
     if os.path.exists(paths.eval(it)):
-        with open(paths.eval(it), encoding="utf-8") as fh:
-            return json.load(fh)
+        return _read_report(paths.eval(it))
     best = checkpoint.load(paths.best, device, expect=cfg.net)
-    cand_ev = evaluator_for(cand.net, device, cfg.inference)
-    best_ev = evaluator_for(best.net, device, cfg.inference)
-    result, promoted = arena_match(cand_ev, best_ev, cfg.arena, cfg.mcts, seed=it,
-                                   reporter=reporter)
-    new_best_ev = cand_ev if promoted else best_ev
-    ev = {"iteration": it, "wins": result.wins, "draws": result.draws,
-          "losses": result.losses, "score": result.score, "promoted": promoted,
-          "candidate": f"iter_{it}", "best": f"iter_{best.iteration}",
-          "best_after": f"iter_{it if promoted else best.iteration}"}
-    ev["reference"] = _reference(new_best_ev, cfg, it)
-    ev["candidate_policy_mistakes"] = _mistakes(PolicyPlayer(cand_ev), positions)
-    # A promoted candidate is the new best: its policy was just scored.
-    ev["policy_mistakes"] = (ev["candidate_policy_mistakes"] if promoted else _mistakes(
-        PolicyPlayer(best_ev), positions))
-    searcher = MCTSPlayer(new_best_ev, match_config(cfg.mcts, cfg.arena.num_simulations))
-    priors, values = new_best_ev(Boards.empty(1))
-    ev["empty_board"] = {"policy": [round(float(x), 4) for x in priors[0]],
-                         "value": round(float(values[0]), 4)}
-    if (b := _breadth(searcher, cfg, it, reporter)) is not None:
-        ev["breadth"] = b
-    ev["search_mistakes"] = _mistakes(searcher, positions[::SEARCH_EVERY])
-    ev["search_positions"] = len(positions[::SEARCH_EVERY])
-    ev["policy_positions"] = len(positions)
-    rating = fit_elo(_matches([*_past_evals(paths, it), ev])).get(ev["best_after"])
-    ev["elo"] = rating.elo if rating else 0.0
-    ev["elo_ci"] = [rating.lo, rating.hi] if rating else None
-    ev["elo_text"] = str(rating) if rating else "n/a"
+    report = judge(it, cfg, device, cand, best, positions, reporter, past)
     os.makedirs(os.path.dirname(paths.eval(it)), exist_ok=True)
-    atomic.write_json(paths.eval(it), ev)
-    return ev
+    atomic.write_json(paths.eval(it), report.as_json())
+    return report
 
 
-def _past_evals(paths: RunPaths, it: int) -> list[dict]:
-    out = []
-    for i in range(1, it):
-        if os.path.exists(paths.eval(i)):
-            with open(paths.eval(i), encoding="utf-8") as fh:
-                out.append(json.load(fh))
-    return out
+def past_reports(paths: RunPaths, it: int) -> list[JudgeReport]:
+    """The judge reports of iterations before ``it`` found in the run folder."""
+    return [_read_report(paths.eval(i)) for i in range(1, it) if os.path.exists(paths.eval(i))]
 
 
-def _matches(evals: list[dict]) -> list[tuple[str, str, int, int, int]]:
-    """Every recorded match of the run as (a, b, a's wins, draws, a's losses): arena games
-    between nets and the reference games of each iteration's best. Evals written before
-    players were named are left out."""
-    out = []
-    for ev in evals:
-        if "candidate" not in ev:
-            continue
-        out.append((ev["candidate"], ev["best"], ev["wins"], ev["draws"], ev["losses"]))
-        for spec, r in ev["reference"].items():
-            out.append((ev["best_after"], spec, r["wins"], r["draws"], r["losses"]))
-    return out
+def _read_report(path: str) -> JudgeReport:
+    with open(path, encoding="utf-8") as fh:
+        return JudgeReport.from_json(json.load(fh))
 
 
-def promote_if_better(it: int, ev: dict, cand: checkpoint.Checkpoint, paths: RunPaths) -> None:
+def promote_if_better(it: int, verdict: JudgeReport, cand: checkpoint.Checkpoint,
+                      paths: RunPaths) -> None:
     """Make the candidate the best net if the arena said so (idempotent: best.pt records its
     iteration)."""
     faults.point("promote")
-    if ev["promoted"] and checkpoint.load(paths.best).iteration < it:
+    if verdict.promoted and checkpoint.load(paths.best).iteration < it:
         # With its optimizer state, so a shipped best net can warm-start a new run.
         checkpoint.save(paths.best, cand.net, iteration=it, optimizer=cand.optimizer,
-                        meta={"elo": ev["elo"], "elo_ci": ev.get("elo_ci"),
+                        meta={"elo": verdict.elo, "elo_ci": verdict.elo_ci,
                               "global_step": cand.meta.get("global_step", 0)})
 
 
-def record(reporter: Reporter, row: dict, total: int, eta: float,
+def record(reporter: Reporter, report: IterationReport, total: int, eta: float,
            hparams: dict | None = None) -> None:
     """An iteration's scalars and pictures to TensorBoard (with the run's ``hparams``), its
     row to metrics.jsonl, its line to the console."""
-    it = row["iteration"]
-    _strength_scalars(reporter, row, it)
-    _stage_scalars(reporter, row, it)
-    if row.get("empty_board"):
-        eb = row["empty_board"]
+    it, row, verdict = report.iteration, report.row(), report.judge
+    for tag, value in report.scalars():
+        reporter.scalar(tag, value, it)
+    if verdict.empty_board:
+        eb = verdict.empty_board
         reporter.text("best/empty_board", "policy by column: " + " ".join(
             f"{100 * p:.0f}%" for p in eb["policy"]) + f"; value {eb['value']:+.3f}", it)
     _figures(reporter, row, it)
-    if row.get("policy_mistakes") is not None:
-        reporter.hparams(hparams or {}, {"hparam/policy_mistakes": row["policy_mistakes"],
-                                         "hparam/elo": row["elo"]}, it)
+    if verdict.policy_mistakes is not None:
+        reporter.hparams(hparams or {}, {"hparam/policy_mistakes": verdict.policy_mistakes,
+                                         "hparam/elo": verdict.elo}, it)
     faults.point("metrics")
     reporter.record(row)
-    reporter.line(summary_line(row, total) + f" | {_fmt_time(row['seconds'])}, "
-                  f"ETA {_fmt_time(eta)}")
+    reporter.line(summary_line(row, total) + f" | {duration(report.seconds)}, "
+                  f"ETA {duration(eta)}")
     reporter.flush()
-
-
-def _strength_scalars(reporter: Reporter, row: dict, it: int) -> None:
-    """Mistakes against perfect play with their intervals, breadth, Elo, arena, references."""
-    for key, n_key in (("policy_mistakes", "policy_positions"),
-                       ("search_mistakes", "search_positions"),
-                       ("candidate_policy_mistakes", "policy_positions")):
-        if row.get(key) is None:
-            continue
-        reporter.scalar(f"strength/{key}", row[key], it)
-        if row.get(n_key):  # evals written before the counts were recorded have none
-            lo, hi = wilson(row[key] * row[n_key], row[n_key])
-            reporter.scalar(f"strength/{key}_ci95_low", lo, it)
-            reporter.scalar(f"strength/{key}_ci95_high", hi, it)
-    reporter.scalar("strength/elo", row["elo"], it)
-    for kind, b in (row.get("breadth") or {}).items():
-        reporter.scalar(f"breadth/{kind}_kept", b["kept_rate"], it)
-        reporter.scalar(f"breadth/{kind}_good_moves", b["good_move_rate"], it)
-    if row.get("elo_ci"):
-        reporter.scalar("strength/elo_ci95_low", row["elo_ci"][0], it)
-        reporter.scalar("strength/elo_ci95_high", row["elo_ci"][1], it)
-    reporter.scalar("arena/score", row["arena"]["score"], it)
-    reporter.scalar("arena/promoted", float(row["arena"]["promoted"]), it)
-    reporter.scalar("arena/games", row["arena"]["wins"] + row["arena"]["draws"]
-                    + row["arena"]["losses"], it)
-    for name, r in row["reference"].items():
-        reporter.scalar(f"reference/{name}", r["score"], it)
-
-
-def _stage_scalars(reporter: Reporter, row: dict, it: int) -> None:
-    """Self-play's output and speed, each phase's time, the iteration's mean losses."""
-    sp = row["selfplay"]
-    reporter.scalar("selfplay/positions", sp["positions"], it)
-    reporter.scalar("selfplay/positions_per_s", sp["positions_per_s"], it)
-    for key in ("evals_per_cpu_s", "positions_per_cpu_s", "cache_hit_rate",
-                "mean_batch_occupancy", "net_cpu_share", "noised_visits_inherited",
-                "worker_core_use", "worker_rss_mb"):
-        if key in sp:
-            reporter.scalar(f"selfplay/{key}", sp[key], it)
-    if sp.get("mean_game_moves"):
-        reporter.scalar("selfplay/mean_game_moves", sp["mean_game_moves"], it)
-    for phase, seconds in row["wall_seconds"].items():
-        reporter.scalar(f"time/{phase}_s", seconds, it)
-    # Per-iteration means of the losses, on the iteration axis of every chart above (the
-    # train/ and val/ tags are per optimizer step).
-    for part in ("train", "val", "val_unseen"):
-        for k, x in row.get(part, {}).items():
-            reporter.scalar(f"iteration_{part}/{k}", x, it)
-    if row.get("val_unseen_share") is not None:
-        reporter.scalar("iteration_val_unseen/share", row["val_unseen_share"], it)
 
 
 def flat_config(cfg: Config) -> dict:
@@ -472,71 +371,9 @@ def _figures(reporter: Reporter, row: dict, it: int) -> None:
         reporter.figure("best/mistakes_curve", plots.mistakes_figure(history), it)
 
 
-def _rate(rate: float | None, n: int | None) -> str:
-    if rate is None or not n:
-        return "n/a"
-    lo, hi = wilson(rate * n, n)
-    return f"{rate:.1%} [{lo:.1%}, {hi:.1%}]"
-
-
-def summary_line(row: dict, total: int) -> str:
-    """One line per iteration, strength first: the best net's mistakes on solver-labelled
-    positions (raw policy, search) with 95% intervals and its fitted Elo."""
-    t, v, a = row["train"], row["val"], row["arena"]
-    refs = " ".join(f"{k} {r['score']:.0%}" for k, r in row.get("reference", {}).items())
-    val = (f"val {v['total']:.3f}" if v else "val n/a (no game held out)")
-    if row.get("val_unseen"):
-        val += f" unseen {row['val_unseen']['total']:.3f} ({row['val_unseen_share']:.0%})"
-    strength = ""
-    if row.get("policy_mistakes") is not None:
-        policy = _rate(row["policy_mistakes"], row.get("policy_positions"))
-        search = _rate(row.get("search_mistakes"), row.get("search_positions"))
-        strength = f" | mistakes: policy {policy}, search {search}"
-    return (f"iter {row['iteration']}/{total}{strength} | Elo {row.get('elo_text', 'n/a')}"
-            f" | {row['selfplay']['positions']} positions "
-            f"({row['selfplay']['positions_per_s']:.0f}/s) | loss {t['total']:.3f} "
-            f"(v {t['value']:.3f} p {t['policy']:.3f}) {val}"
-            f" | arena W{a['wins']}/D{a['draws']}/L{a['losses']} "
-            f"{'promoted' if a['promoted'] else 'kept best'}"
-            + (f" | vs {refs}" if refs else ""))
-
-
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _row(it: int, cfg: Config, played: dict, stats: dict, train_meta: dict, ev: dict,
-         cpu: dict, wall: dict) -> dict:
-    return {
-        "iteration": it,
-        **({"scheduled": cfg.scheduled(it)} if cfg.schedule else {}),
-        "selfplay": {**played, "positions_per_s": (stats["positions"] / stats["seconds"]
-                                                   if stats["seconds"] else 0.0),
-                     **work_summary(stats)},
-        "train": train_meta.get("train", {}),
-        "val": train_meta.get("val", {}),
-        "val_unseen": train_meta.get("val_unseen", {}),
-        "val_unseen_share": train_meta.get("unseen_share"),
-        "window_positions": train_meta.get("window_positions"),
-        "train_steps": train_meta.get("steps"),
-        "global_step": train_meta.get("global_step"),
-        "arena": {k: ev[k] for k in ("wins", "draws", "losses", "score", "promoted")},
-        "elo": ev["elo"],
-        "elo_ci": ev.get("elo_ci"),
-        "elo_text": ev.get("elo_text"),
-        "reference": ev["reference"],
-        **{k: ev.get(k) for k in ("policy_mistakes", "policy_positions", "search_mistakes",
-                                  "search_positions", "candidate_policy_mistakes",
-                                  "empty_board", "breadth")},
-        "cpu_seconds": cpu,
-        "wall_seconds": wall,
-    }
-
-
-def _fmt_time(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 def _selfplay_seed(seed: int, it: int) -> int:
@@ -548,8 +385,9 @@ def _cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def _selfplay_summary(folder: str) -> dict:
-    """Positions, games and mean game length (moves) of an iteration's dataset files."""
+def _selfplay_report(folder: str, stats: dict) -> SelfPlayReport:
+    """An iteration's dataset files (positions, games, mean game length in moves) with the
+    speed of the self-play just run (``stats``: ``workers.run_pool``'s)."""
     positions = games = moves = 0
     for name in sorted(os.listdir(folder)):
         if name.endswith(".pkl"):
@@ -557,39 +395,6 @@ def _selfplay_summary(folder: str) -> dict:
             positions += len(s)
             games += int(s.meta.get("games", 0))
             moves += sum(s.meta.get("game_moves", []))
-    return {"positions": positions, "games": games,
-            "mean_game_moves": round(moves / games, 2) if games else None}
-
-
-def _reference(evaluate, cfg: Config, it: int) -> dict:
-    out = {}
-    if cfg.pipeline.eval_games <= 0:
-        return out
-    m = match_config(cfg.mcts, cfg.arena.num_simulations)
-    me = MCTSPlayer(evaluate, m, "best")
-    for spec in cfg.pipeline.eval_opponents:
-        r = play_match(me, reference_player(spec, seed=it), cfg.pipeline.eval_games,
-                       cfg.arena.opening_plies, seed=10_000 + it, parallel=cfg.arena.parallel_games)
-        out[spec] = {"wins": r.wins, "draws": r.draws, "losses": r.losses, "score": r.score}
-    return out
-
-
-def _breadth(searcher, cfg: Config, it: int, reporter: Reporter) -> dict | None:
-    """The best net's breadth measure (``breadth.py``) on this iteration's turn, the same
-    starts every time (seed 0), or None (off, not its turn, or no solver here: said)."""
-    p = cfg.pipeline
-    if not p.breadth_starts or (it % p.breadth_every and it != p.iterations):
-        return None
-    if not solver.available():
-        reporter.line("breadth: skipped, it plays against the solver: pip install "
-                      "'alphazero-c4[solver]'")
-        return None
-    return measure(searcher, p.breadth_starts, seed=0).as_dict()
-
-
-def _mistakes(player, positions: list[LabelledPosition]) -> float | None:
-    """``player``'s mistake rate over ``positions`` (None when there are none)."""
-    if not positions:
-        return None
-    scores = score_positions(player, positions)
-    return sum(s.mistakes for s in scores.values()) / sum(s.n for s in scores.values())
+    return SelfPlayReport(positions, games, round(moves / games, 2) if games else None,
+                          stats["positions"] / stats["seconds"] if stats["seconds"] else 0.0,
+                          work_summary(stats))
