@@ -27,10 +27,10 @@ import json
 import os
 import time
 
-import alphazero  # noqa: F401  (sets the OpenMP wait policy before torch loads)
 import numpy as np
 import torch
 
+import alphazero  # noqa: F401  (sets the OpenMP wait policy before torch loads)
 from alphazero.core import config
 from alphazero.nn.checkpoint import default_path
 from alphazero.rules.game import Boards

@@ -26,11 +26,11 @@ import json
 import os
 import time
 
-import alphazero  # noqa: F401  (sets the OpenMP wait policy before torch loads)
 import numpy as np
 import torch
 from bench_net import real_positions
 
+import alphazero  # noqa: F401  (sets the OpenMP wait policy before torch loads)
 from alphazero.core import config
 from alphazero.nn.checkpoint import default_path, load
 from alphazero.nn.inference import _openvino_model, _ov_core

@@ -3,10 +3,10 @@
 import os
 import tempfile
 
-import alphazero  # noqa: F401  first: it sets OpenMP's waiting before torch loads
 import pytest
 import torch
 
+import alphazero  # noqa: F401  first: it sets OpenMP's waiting before torch loads
 from alphazero.core.config import NetConfig
 from alphazero.nn.checkpoint import save
 from alphazero.nn.net import build_net

@@ -13,10 +13,10 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "alphazero"
 
 # The packages, lowest first; inside each, its modules in rows, lowest first.
 PACKAGES = {
-    "core": [{"faults", "ratings", "compiled"}, {"atomic"}, {"config"}],
+    "core": [{"faults", "ratings", "compiled", "opponents"}, {"atomic"}, {"config"}],
     "report": [{"reporter", "lines", "reports"}, {"plots"}],
     "rules": [{"game"}, {"encoder", "solver"}, {"positions"}],
-    "search": [{"tree", "cache", "exploration"}, {"evaluators", "roots", "kernels"}, {"mcts"}],
+    "search": [{"tree", "exploration"}, {"cache"}, {"evaluators"}, {"roots", "kernels"}, {"mcts"}],
     "replay": [{"shards"}, {"dataset"}],
     "nn": [{"net", "calibration"}, {"checkpoint", "fused", "grow", "export"}, {"inference"}],
     "stages": [{"selfplay", "train", "arena"}, {"workers", "breadth"}, {"cluster"}],

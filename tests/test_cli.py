@@ -14,9 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from alphazero.core.config import NetConfig
-from alphazero.nn.checkpoint import load, save
-from alphazero.nn.net import build_net
+from alphazero.nn.checkpoint import load
 from alphazero.replay.shards import read_samples
 
 ROOT = Path(__file__).resolve().parents[1]

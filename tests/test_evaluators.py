@@ -15,7 +15,7 @@ from alphazero.nn.inference import (
     resolve_backend,
 )
 from alphazero.nn.net import build_net
-from alphazero.rules.game import Boards, State, batch_mirror
+from alphazero.rules.game import Boards, batch_mirror
 from alphazero.search import cache
 from alphazero.search.evaluators import Cached, EvalStats, mirrored, stack, symmetric
 

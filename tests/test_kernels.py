@@ -29,7 +29,8 @@ def assert_same_trees(a, b):
 
 def test_the_switch_picks_the_step():
     assert uses_compiled(COMPILED) and not uses_compiled(NUMPY)
-    assert not uses_compiled(dataclasses.replace(COMPILED, root_selection="gumbel"))
+    # The root rule's hooks hold for the compiled step: Gumbel's roots run it too.
+    assert uses_compiled(dataclasses.replace(COMPILED, root_selection="gumbel"))
 
 
 @pytest.mark.parametrize("evaluate", [hashed_evaluator, uniform_evaluator])
@@ -46,6 +47,23 @@ def test_same_trees_as_numpy_on_openings_and_endgames(evaluate):
     b = search(boards, evaluate, NUMPY, root_noise=noise)
     assert_same_trees(a.tree, b.tree)
     assert np.array_equal(a.policy, b.policy) and np.array_equal(a.best, b.best)
+
+
+@pytest.mark.parametrize("noised", [False, True])
+def test_same_trees_as_numpy_under_gumbel_roots(noised):
+    """The root rule that picks (sequential halving) picks the same root moves for the
+    compiled step as for numpy's, and the trees below agree bit for bit."""
+    states = [State.from_moves(m) for m in ("", "4", "121212", "445566", "334455")]
+    states += [p.state for p in load_positions(path_of(PONS))[::300]]
+    boards = Boards.from_states(states)
+    gumbel = (np.random.default_rng(1).gumbel(size=(len(states), 7)).astype(np.float32)
+              if noised else None)
+    a, b = (search(boards, hashed_evaluator, dataclasses.replace(c, root_selection="gumbel",
+                                                                  num_simulations=64),
+                   gumbel=gumbel) for c in (COMPILED, NUMPY))
+    assert_same_trees(a.tree, b.tree)
+    assert np.array_equal(a.policy, b.policy) and np.array_equal(a.best, b.best)
+    assert a.visits.sum(axis=1).tolist() == [64] * len(states)
 
 
 def test_same_games_in_self_play_with_subtree_reuse():

@@ -11,7 +11,8 @@ from alphazero.core.config import MCTSConfig
 from alphazero.replay.shards import Samples, game_lengths
 from alphazero.rules import solver
 from alphazero.rules.encoder import decode
-from alphazero.rules.game import COLS, Boards, Evaluate, State
+from alphazero.rules.game import COLS, Boards, State
+from alphazero.search.evaluators import Evaluate
 from alphazero.search.mcts import match_config, search
 
 

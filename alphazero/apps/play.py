@@ -8,7 +8,8 @@ import time
 from typing import Callable, TextIO
 
 from alphazero.core.config import MCTSConfig
-from alphazero.rules.game import COLS, ROWS, Boards, Evaluate, State, four_cells
+from alphazero.rules.game import COLS, ROWS, Boards, State, four_cells
+from alphazero.search.evaluators import Evaluate
 from alphazero.search.mcts import Searcher, match_config
 
 

@@ -19,6 +19,13 @@ from typing import Any, Union
 import yaml
 
 from alphazero.core import atomic
+from alphazero.core.opponents import (
+    BUILTIN_OPPONENTS,
+    SLOW_ALPHABETA,
+    OpponentError,
+    is_slow,
+    parse_opponent,
+)
 
 
 class ConfigError(ValueError):
@@ -236,30 +243,6 @@ class SelfPlayConfig:
                 f"{prefix}.parallel_games to {most}"]
 
 
-#: Alpha-beta depths from which a game takes a minute or more: each ply multiplies the time by
-#: about 3 (an opening move: 0.02 s at depth 5, 0.3 s at 9, 1.1 s at 10 on one core).
-SLOW_ALPHABETA = 11
-
-#: The built-in opponents, as a user types them.
-BUILTIN_OPPONENTS = "random, greedy, alphabeta:K or solver"
-
-
-def parse_opponent(spec: str) -> tuple[str, int | str | None]:
-    """The one reading of an opponent spec: ``("random", None)``, ``("greedy", None)``,
-    ``("alphabeta", K)``, ``("solver", None)`` (perfect play, the solver extra) or
-    ``("checkpoint", path)`` for anything else. A malformed
-    ``alphabeta:...`` is a ``ConfigError``."""
-    if spec in ("random", "greedy", "solver"):
-        return spec, None
-    if spec.startswith("alphabeta:"):
-        depth = spec[len("alphabeta:"):]
-        if not (depth.isdigit() and int(depth) >= 1):
-            raise ConfigError(f"unknown opponent {spec!r}: alpha-beta needs a depth of at "
-                              "least 1, e.g. alphabeta:3")
-        return "alphabeta", int(depth)
-    return "checkpoint", spec
-
-
 def _check_device(value: str, key: str) -> None:
     if value not in ("auto", "cpu", "cuda") and not value.startswith("cuda:"):
         raise ConfigError(f"{key}: unknown device {value!r}; use auto, cpu, cuda or cuda:N")
@@ -430,7 +413,7 @@ class PipelineConfig:
         for o in self.eval_opponents:
             try:
                 kind, _ = parse_opponent(o)
-            except ConfigError as e:
+            except OpponentError as e:
                 raise ConfigError(f"{prefix}.eval_opponents: {e}") from None
             if kind == "checkpoint":
                 raise ConfigError(f"{prefix}.eval_opponents: unknown opponent {o!r}; use "
@@ -476,8 +459,7 @@ class Config:
         cannot run): batches that cannot fill, reference opponents that take minutes a
         game."""
         out = self.selfplay.warnings()
-        slow = [o for o in self.pipeline.eval_opponents
-                if parse_opponent(o)[0] == "alphabeta" and parse_opponent(o)[1] >= SLOW_ALPHABETA]
+        slow = [o for o in self.pipeline.eval_opponents if is_slow(o)]
         if slow and self.pipeline.eval_games:
             out.append(f"pipeline.eval_opponents: {', '.join(slow)} searches {SLOW_ALPHABETA} "
                        "or more plies a move and can take a minute or more a game; "

@@ -26,9 +26,6 @@ precision loss should be a choice made on purpose, never a timing accident.
 from __future__ import annotations
 
 import copy
-import json
-import os
-import platform
 import time
 from typing import Callable
 
@@ -36,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from alphazero.core import atomic
 from alphazero.core.config import InferenceConfig, NetConfig
+from alphazero.nn import calibration
 from alphazero.nn.fused import fold_batchnorm, folded_pair, fused_forward
 from alphazero.nn.net import ConnectNet, autocast_dtype
 from alphazero.rules.encoder import encode, legal_mask
@@ -223,30 +220,6 @@ def throughput(forward: Forward, batch: int, seconds: float = 0.3) -> float:
     return n * batch / elapsed
 
 
-def cache_dir() -> str:
-    """Where this machine's calibrations are kept: ``$ALPHAZERO_CACHE_DIR``, else
-    ``~/.cache/alphazero-c4``."""
-    return os.environ.get("ALPHAZERO_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "alphazero-c4")
-
-
-def _machine() -> str:
-    """The CPU model and the library versions a calibration depends on."""
-    model = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith(
-                "model name")), model)
-    except OSError:
-        pass
-    try:
-        import openvino
-        ov = openvino.__version__
-    except ImportError:
-        ov = "none"
-    return f"{model} | torch {torch.__version__} | openvino {ov} | {os.cpu_count()} cpus"
-
-
 _CALIBRATED: dict[str, tuple[str, dict]] = {}
 
 #: Batch at which ``auto`` times the backends: a self-play step's on each kind of device (on
@@ -263,32 +236,15 @@ def _calibrated(key: str, net: Callable[[], ConnectNet], device: torch.device
 
 def _calibrate(key: str, net: Callable[[], ConnectNet], device: torch.device
                ) -> tuple[str, dict]:
-    path = os.path.join(cache_dir(), "calibration.json")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            known = json.load(fh)
-    except (OSError, ValueError):
-        known = {}
-    hit = known.get(key)
+    hit = calibration.known(key)
     if hit and hit["backend"] in auto_candidates(device):
         return hit["backend"], hit["rates"]
     built, batch = net(), CALIBRATION_BATCH.get(device.type, 64)
     rates = {name: round(throughput(backend_forward(built, name, device), batch, 0.2), 1)
              for name in auto_candidates(device)}
     best = max(rates, key=rates.get)
-    try:
-        os.makedirs(cache_dir(), exist_ok=True)
-        # Its own fault points (cache_write, ...): a run's drills count the run's writes only.
-        atomic.write_json(path, {**known, key: {"backend": best, "rates": rates}}, "cache_")
-    except OSError:
-        pass  # a read-only home: calibrate again next time
+    calibration.keep(key, best, rates)
     return best, rates
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type != "cuda":
-        return str(device)
-    return f"{device} {torch.cuda.get_device_name(device)} | cuda {torch.version.cuda}"
 
 
 def resolve_backend(name: str, net: ConnectNet | NetConfig,
@@ -296,8 +252,8 @@ def resolve_backend(name: str, net: ConnectNet | NetConfig,
     """``(backend, {backend: positions/s})``: ``name`` itself (no timings) unless it is
     ``auto``, which times ``auto_candidates`` at ``CALIBRATION_BATCH`` on this process's
     threads and picks the fastest. The choice is kept per machine, library versions, device,
-    net shape and thread count, in this process and in ``cache_dir()/calibration.json``
-    (delete it to time again). ``net`` may be a resolved NetConfig (then ``device`` is
+    net shape and thread count, in this process and in ``calibration.py``'s file
+    (``calibration.py``; delete the file to time again). ``net`` may be a resolved NetConfig (then ``device`` is
     needed): a net of that shape is built only when it has to be timed."""
     if device is None:
         device = next(net.parameters()).device
@@ -306,8 +262,7 @@ def resolve_backend(name: str, net: ConnectNet | NetConfig,
     if len(auto_candidates(device)) == 1:
         return auto_candidates(device)[0], {}
     c = net if isinstance(net, NetConfig) else net.cfg
-    key = (f"{_machine()} | {c.blocks}x{c.channels}/{c.policy_channels}/{c.value_channels}/"
-           f"{c.value_hidden} | {_device_name(device)} | {torch.get_num_threads()} threads")
+    key = calibration.key(c, device)
     if isinstance(net, NetConfig):
         from alphazero.nn.net import build_net
 

@@ -13,7 +13,7 @@ This module imports nothing from the package and never imports torch.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -221,12 +221,6 @@ class Boards(NamedTuple):
     def take(self, idx) -> Boards:
         """Rows ``idx`` (an index array or mask) as a new batch."""
         return Boards(self.own[idx], self.mask[idx])
-
-
-#: What the search needs from a network, and all it knows of one:
-#: ``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])``, values from the side to
-#: move's view. ``inference.make_evaluator`` wraps a network as one; tests pass fakes.
-Evaluate = Callable[[Boards], tuple[np.ndarray, np.ndarray]]
 
 
 def batch_aligned(p: np.ndarray) -> np.ndarray:

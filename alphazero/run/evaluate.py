@@ -7,8 +7,7 @@ import argparse
 import json
 import os
 
-from alphazero.core import config
-from alphazero.core.config import ConfigError
+from alphazero.core.opponents import BUILTIN_OPPONENTS, OpponentError, is_slow, parse_opponent
 from alphazero.run.options import UserError, at_least_one, config_of, console_of, sims_of, start_net
 
 
@@ -19,8 +18,8 @@ def _is_builtin(spec: str) -> bool:
     import difflib
 
     try:
-        builtin = config.parse_opponent(spec)[0] != "checkpoint"
-    except ConfigError as e:
+        builtin = parse_opponent(spec)[0] != "checkpoint"
+    except OpponentError as e:
         raise UserError(str(e)) from None
     looks_like_a_path = os.sep in spec or spec.endswith(".pt")
     if not builtin and not looks_like_a_path and not os.path.exists(spec):
@@ -28,12 +27,12 @@ def _is_builtin(spec: str) -> bool:
                                           n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise UserError(f"unknown opponent {spec!r}: {hint}not a built-in one "
-                        f"({config.BUILTIN_OPPONENTS}) and no checkpoint file by that name")
+                        f"({BUILTIN_OPPONENTS}) and no checkpoint file by that name")
     return builtin
 
 
 def _player(spec: str, cfg, device_name: str, sims: int, seed: int, search: bool = True):
-    """A player from an opponent spec (see ``config.parse_opponent``): a built-in opponent,
+    """A player from an opponent spec (see ``opponents.parse_opponent``): a built-in opponent,
     or a checkpoint's net with search at ``sims`` (``search=False``: its raw policy)."""
     from alphazero.nn.inference import evaluator_for
     from alphazero.search.mcts import match_config
@@ -56,7 +55,7 @@ def _default_player(spec: str | None) -> str:
     found = checkpoint.default_path()
     if found is None:
         raise UserError("no checkpoint given and no shipped checkpoints/best.pt found; pass "
-                        f"--player PATH (or {config.BUILTIN_OPPONENTS})")
+                        f"--player PATH (or {BUILTIN_OPPONENTS})")
     return found
 
 
@@ -79,11 +78,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _warn_slow(*specs: str | None) -> None:
     """One line on stderr for an alpha-beta player deep enough to take minutes a game."""
-    from alphazero.core.config import SLOW_ALPHABETA, parse_opponent
-
     for spec in specs:
-        if spec and parse_opponent(spec)[0] == "alphabeta" and \
-                parse_opponent(spec)[1] >= SLOW_ALPHABETA:
+        if spec and is_slow(spec):
             print(f"warning: {spec} searches {parse_opponent(spec)[1]} plies a move and can "
                   "take a minute or more a game")
 

@@ -20,6 +20,7 @@ class UserError(Exception):
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
+    from alphazero.core.opponents import OpponentError
     from alphazero.nn.checkpoint import CheckpointError
     from alphazero.nn.net import DeviceError
     from alphazero.replay.shards import DataError
@@ -28,7 +29,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from alphazero.stages.workers import WorkerError
 
     return (UserError, ConfigError, CheckpointError, DataError, IllegalMoveError, DeviceError,
-            WorkerError, SolverUnavailable)
+            WorkerError, SolverUnavailable, OpponentError)
 
 
 def _user_path(name) -> str:

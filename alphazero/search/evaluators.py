@@ -1,4 +1,5 @@
-"""Wrappers around any evaluate function: mirror symmetry, a bounded cache, and counters.
+"""What the search asks of a network (``Evaluate``), and wrappers around any such function:
+mirror symmetry, a bounded cache, and counters.
 
 Each takes an ``Evaluate`` (``Boards [B] -> (priors float32 [B, 7], values float32 [B])``) and
 is one, so search, arena and play never know what sits underneath. The stack that
@@ -19,11 +20,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 
-from alphazero.rules.game import COLS, Boards, Evaluate, batch_mirror
+from alphazero.rules.game import COLS, Boards, batch_mirror
 from alphazero.search.cache import PositionTable, mix64
+
+#: What the search needs from a network, and all it knows of one:
+#: ``evaluate(boards) -> (priors float32 [B, 7], values float32 [B])``, values from the side to
+#: move's view. ``inference.make_evaluator`` wraps a network as one; tests pass fakes.
+Evaluate = Callable[[Boards], tuple[np.ndarray, np.ndarray]]
 
 SYMMETRIES = ("none", "average", "random")
 

@@ -11,7 +11,8 @@ array): scores are computed in the same precision and order as numpy's promotion
 go to the lower column as ``argmax`` does. What differs is only the order in which the leaves
 are handed to ``evaluate`` (by game here, by depth there).
 
-PUCT only: the Gumbel root rule decides in Python at the root and keeps the numpy steps.
+A root rule that ``picks`` (Gumbel's sequential halving) chooses each root move in Python and
+hands it in (``root_act``); below the root every node is PUCT's.
 Without numba, ``AVAILABLE`` is False and the search uses numpy.
 """
 
@@ -19,8 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from alphazero.core.compiled import AVAILABLE, jit  # AVAILABLE: whether the compiled step can run
-from alphazero.rules.game import BOARD_MASK, BOTTOM, CELLS, COLS, TOP, Boards, Evaluate
+# AVAILABLE: whether the compiled step can run (the driver reads kernels.AVAILABLE).
+from alphazero.core.compiled import AVAILABLE, jit  # noqa: F401
+from alphazero.rules.game import BOARD_MASK, BOTTOM, CELLS, COLS, TOP, Boards
+from alphazero.search.evaluators import Evaluate
 from alphazero.search.tree import Tree
 
 #: The longest path: one edge per stone, and the root.
@@ -41,10 +44,11 @@ def _aligned(p):
 
 
 @jit
-def _descend(rows, c_puct, node_n, edge_n, edge_q, prior, children, terminal, own, mask,
-             value, next_id, path_node, path_act, path_len, leaf_value, ev_k, ev_node,
+def _descend(rows, root_act, c_puct, node_n, edge_n, edge_q, prior, children, terminal, own,
+             mask, value, next_id, path_node, path_act, path_len, leaf_value, ev_k, ev_node,
              ev_own, ev_mask):
-    """Walk each game ``rows[k]`` down by PUCT to a new edge or a terminal node (path in
+    """Walk each game ``rows[k]`` down by PUCT (from ``root_act[k]`` at the root when it is not
+    -1) to a new edge or a terminal node (path in
     ``path_node/act[k, :path_len[k]]``); value a terminal leaf, create a new node and value it
     when terminal, else list it for the network (``ev_*[:n]``). Returns n."""
     n_ev = 0
@@ -61,6 +65,8 @@ def _descend(rows, c_puct, node_n, edge_n, edge_q, prior, children, terminal, ow
                     sq / np.float64(1 + edge_n[r, node, a]))
                 if s > best_s:
                     best, best_s = a, s
+            if depth == 0 and root_act[k] >= 0:
+                best = root_act[k]
             path_node[k, depth], path_act[k, depth] = node, best
             depth += 1
             child = children[r, node, best]
@@ -133,19 +139,22 @@ def _complete(rows, n_ev, ev_k, ev_node, priors, values, fpu_reduction, node_n, 
 
 
 def simulate(tree: Tree, rows: np.ndarray, evaluate: Evaluate, c_puct: float,
-             fpu_reduction: float) -> None:
+             fpu_reduction: float, root_act: np.ndarray | None = None) -> None:
     """One PUCT simulation in each game ``rows`` (int [k]) of ``tree``, in place: the same as
-    ``mcts.select`` + ``expand`` + ``backup`` with an identity root rule."""
+    ``mcts.select`` + ``expand`` + ``backup``, the root move chosen by PUCT or, when given,
+    by the root rule (``root_act`` int [k])."""
     k = rows.size
     rows = rows.astype(np.int64, copy=False)
+    root_act = (np.full(k, -1, np.int64) if root_act is None
+                else np.asarray(root_act, np.int64))
     path_node = np.empty((k, MAX_DEPTH), np.int64)
     path_act = np.empty((k, MAX_DEPTH), np.int64)
     path_len = np.empty(k, np.int64)
     leaf_value = np.empty(k, np.float32)
     ev_k, ev_node = np.empty(k, np.int64), np.empty(k, np.int64)
     ev_own, ev_mask = np.empty(k, np.uint64), np.empty(k, np.uint64)
-    n = _descend(rows, np.float32(c_puct), tree.node_n, tree.edge_n, tree.edge_q, tree.prior,
-                 tree.children, tree.terminal_padded, tree.own, tree.mask, tree.value,
+    n = _descend(rows, root_act, np.float32(c_puct), tree.node_n, tree.edge_n, tree.edge_q,
+                 tree.prior, tree.children, tree.terminal_padded, tree.own, tree.mask, tree.value,
                  tree.next_id, path_node, path_act, path_len, leaf_value, ev_k, ev_node,
                  ev_own, ev_mask)
     priors = np.zeros((0, COLS), np.float32)

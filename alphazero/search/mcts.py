@@ -19,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from alphazero.core.config import MCTSConfig
-from alphazero.rules.game import Boards, Evaluate, batch_legal, batch_lost, batch_play
+from alphazero.rules.game import Boards, batch_legal, batch_lost, batch_play
 from alphazero.search import kernels
+from alphazero.search.evaluators import Evaluate
 from alphazero.search.roots import RootRule, root_rule
-from alphazero.search.tree import ROOT, UNEXPANDED, Tree, clean_priors
+from alphazero.search.tree import ROOT, UNEXPANDED, Tree
 
 
 @dataclass
@@ -111,7 +112,9 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     for sim in range(int(todo.max(initial=0))):
         rows = every if todo.min() > sim else np.flatnonzero(todo > sim)
         if compiled:
-            kernels.simulate(tree, rows, evaluate, c_puct, cfg.fpu_reduction)
+            root = (rule.pick(tree, rows, sim, _puct_act(tree, rows, np.full(rows.size, ROOT),
+                                                          c_puct)) if rule.picks else None)
+            kernels.simulate(tree, rows, evaluate, c_puct, cfg.fpu_reduction, root)
             continue
         descent = select(tree, rule, sim, c_puct, rows)
         leaf_value = expand(tree, descent, evaluate, cfg.fpu_reduction)
@@ -125,8 +128,8 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
 
 def uses_compiled(cfg: MCTSConfig) -> bool:
     """Whether ``search`` runs its simulations with the compiled step (``kernels``): asked
-    for, numba installed, PUCT roots (whose root rule adds nothing during the simulations)."""
-    return cfg.compiled and kernels.AVAILABLE and cfg.root_selection == "puct"
+    for and numba installed. Any root rule: one that ``picks`` chooses each root move."""
+    return cfg.compiled and kernels.AVAILABLE
 
 
 def tree_step(cfg: MCTSConfig) -> str:
@@ -156,11 +159,7 @@ def select(tree: Tree, rule: RootRule, sim: int, c_puct: np.float32,
     leaf_depth = np.zeros(batch, dtype=np.int64)
     depth = 0
     while idx.size:
-        n = tree.edge_n[idx, node]
-        sqrt_parent = np.sqrt(tree.node_n[idx, node].astype(np.float32))
-        score = tree.edge_q[idx, node] + c_puct * tree.prior[idx, node] * (
-            sqrt_parent[:, None] / (1 + n))
-        act = score.argmax(axis=1)
+        act = _puct_act(tree, idx, node, c_puct)
         if depth == 0:
             act = rule.pick(tree, rows, sim, act)
         path.append((idx, node, act, np.full(idx.size, depth)))
@@ -178,6 +177,15 @@ def select(tree: Tree, rule: RootRule, sim: int, c_puct: np.float32,
     leaf_rows, leaf_parent, leaf_act, leaf_node = (np.concatenate(a) for a in zip(*leaves))
     return Descent(rows, nodes, acts, depths, leaf_rows, leaf_parent, leaf_act, leaf_node,
                    leaf_depth)
+
+
+def _puct_act(tree: Tree, idx: np.ndarray, node: np.ndarray, c_puct: np.float32) -> np.ndarray:
+    """PUCT's move at nodes ``node`` of games ``idx`` (int [k] each) -> int [k]."""
+    n = tree.edge_n[idx, node]
+    sqrt_parent = np.sqrt(tree.node_n[idx, node].astype(np.float32))
+    score = tree.edge_q[idx, node] + c_puct * tree.prior[idx, node] * (
+        sqrt_parent[:, None] / (1 + n))
+    return score.argmax(axis=1)
 
 
 def expand(tree: Tree, d: Descent, evaluate: Evaluate, fpu_reduction: float) -> np.ndarray:

@@ -29,6 +29,14 @@ from alphazero.search.tree import ROOT, Tree
 
 
 class RootRule(Protocol):
+    """The root's say in a search: ``prepare`` the root priors [B, 7] before the simulations
+    (noise), ``pick`` the root move of simulation ``sim`` for the games ``rows`` given PUCT's
+    choice ``act`` int [k], and ``finish``: the policy target [B, 7] and the move [B].
+    ``picks``: False when ``pick`` always returns ``act``; the search then lets the compiled
+    step choose at the root too, instead of asking ``pick`` every simulation."""
+
+    picks: bool
+
     def prepare(self, priors: np.ndarray, legal: np.ndarray) -> np.ndarray: ...
 
     def pick(self, tree: Tree, rows: np.ndarray, sim: int, act: np.ndarray) -> np.ndarray: ...
@@ -55,6 +63,8 @@ def most_visited(visits: np.ndarray, q: np.ndarray) -> np.ndarray:
 class PuctRoot:
     """AlphaZero's root: ``(1 - eps) * prior + eps * noise`` with ``noise`` float [B, 7]
     (None = no noise: arena, play)."""
+
+    picks = False
 
     def __init__(self, fraction: float, noise: np.ndarray | None):
         self.fraction, self.noise = fraction, noise
@@ -107,6 +117,8 @@ def _argmax_allowed(score: np.ndarray, allowed: np.ndarray) -> np.ndarray:
 class GumbelRoot:
     """Gumbel sequential halving; ``gumbel`` float [B, 7] standard Gumbel samples (None =
     zeros: deterministic, for playing to win). Dirichlet noise does not apply."""
+
+    picks = True
 
     def __init__(self, cfg: MCTSConfig, sims: int, gumbel: np.ndarray | None):
         self.cfg, self.sims, self.gumbel = cfg, sims, gumbel

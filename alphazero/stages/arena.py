@@ -20,20 +20,14 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from alphazero.core import faults
-from alphazero.core.config import (
-    BUILTIN_OPPONENTS,
-    ArenaConfig,
-    ConfigError,
-    MCTSConfig,
-    parse_opponent,
-)
+from alphazero.core.config import ArenaConfig, MCTSConfig
+from alphazero.core.opponents import BUILTIN_OPPONENTS, OpponentError, parse_opponent
 from alphazero.core.ratings import MatchElo, match_elo, promotion_verdict
 from alphazero.report.reporter import SILENT, Reporter
 from alphazero.rules import solver
 from alphazero.rules.game import (
     BOARD_MASK,
     Boards,
-    Evaluate,
     State,
     batch_cell_columns,
     batch_legal,
@@ -41,6 +35,7 @@ from alphazero.rules.game import (
     playable_cells,
     winning_cells,
 )
+from alphazero.search.evaluators import Evaluate
 from alphazero.search.mcts import Searcher, match_config
 
 
@@ -193,8 +188,8 @@ class SolverPlayer:
 
 
 def reference_player(spec: str, seed: int = 0) -> Player:
-    """The built-in opponent ``spec`` names (see ``config.parse_opponent``); a
-    ``ConfigError`` for anything else."""
+    """The built-in opponent ``spec`` names (see ``opponents.parse_opponent``); an
+    ``OpponentError`` for anything else."""
     kind, arg = parse_opponent(spec)
     if kind == "random":
         return RandomPlayer(seed)
@@ -205,7 +200,7 @@ def reference_player(spec: str, seed: int = 0) -> Player:
     if kind == "solver":
         solver.scores(State())  # fail now, in one line, if the extra is missing
         return SolverPlayer(seed)
-    raise ConfigError(f"unknown opponent {spec!r}: use a checkpoint path, {BUILTIN_OPPONENTS}")
+    raise OpponentError(f"unknown opponent {spec!r}: use a checkpoint path, {BUILTIN_OPPONENTS}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from alphazero.core import atomic
 from alphazero.core.config import MCTSConfig, SelfPlayConfig
 from alphazero.replay.shards import Samples, now_iso, shard_bytes
 from alphazero.rules.encoder import encode
-from alphazero.rules.game import COLS, Boards, Evaluate, batch_legal, batch_play
+from alphazero.rules.game import COLS, Boards, batch_legal, batch_play
+from alphazero.search.evaluators import Evaluate
 from alphazero.search.exploration import (
     apply_temperature,
     dirichlet_noise,
