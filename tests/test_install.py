@@ -33,7 +33,7 @@ def test_packaged_checkpoint_is_found_after_a_non_editable_install(tmp_path):
     subprocess.run([py, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     str(src)], check=True, capture_output=True, cwd=tmp_path)
     where = subprocess.run(
-        [py, "-c", "import alphazero, alphazero.checkpoint as c; "
+        [py, "-c", "import alphazero, alphazero.nn.checkpoint as c; "
                    "print(alphazero.__file__); print(c.default_path())"],
         check=True, capture_output=True, text=True, cwd=tmp_path).stdout.split()
     assert str(env_dir) in where[0], where  # the installed copy, not this checkout

@@ -152,7 +152,7 @@ class MCTSConfig:
                                       "its positions mostly come from the cache)")
     compiled: bool = F(True, "run each simulation's tree step compiled with numba when it is "
                              "installed (alphazero-c4[fast]; the same trees as numpy, several "
-                             "times cheaper); puct only; false = always numpy")
+                             "times cheaper; under Gumbel roots too); false = always numpy")
 
     def validate(self, prefix: str = "mcts") -> None:
         if self.num_simulations < 1:
