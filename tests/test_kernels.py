@@ -46,7 +46,7 @@ def test_same_trees_as_numpy_on_openings_and_endgames(evaluate):
     a = search(boards, evaluate, COMPILED, root_noise=noise)
     b = search(boards, evaluate, NUMPY, root_noise=noise)
     assert_same_trees(a.tree, b.tree)
-    assert np.array_equal(a.policy, b.policy) and np.array_equal(a.best, b.best)
+    assert np.array_equal(a.policy, b.policy) and np.array_equal(a.move, b.move)
 
 
 @pytest.mark.parametrize("noised", [False, True])
@@ -62,7 +62,7 @@ def test_same_trees_as_numpy_under_gumbel_roots(noised):
                                                                   num_simulations=64),
                    gumbel=gumbel) for c in (COMPILED, NUMPY))
     assert_same_trees(a.tree, b.tree)
-    assert np.array_equal(a.policy, b.policy) and np.array_equal(a.best, b.best)
+    assert np.array_equal(a.policy, b.policy) and np.array_equal(a.move, b.move)
     assert a.visits.sum(axis=1).tolist() == [64] * len(states)
 
 

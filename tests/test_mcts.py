@@ -152,7 +152,7 @@ def test_halving_schedule_is_sequential_halving():
 
 def test_gumbel_finds_and_blocks_wins_and_targets_them():
     res = run(["121212", "12121"], cfg=GUMBEL)
-    assert list(res.best) == [0, 0]
+    assert list(res.move) == [0, 0]
     assert np.all(res.visits.sum(axis=1) == 64)
     # The improved policy moves mass from the uniform prior onto the one good move.
     assert np.all(res.policy.argmax(axis=1) == 0) and np.all(res.policy[:, 0] > 0.5)
@@ -168,12 +168,12 @@ def test_gumbel_considers_only_m_actions_and_noise_picks_them():
     # Uniform prior: the two considered actions are the Gumbel top two, and the winner is one.
     top2 = np.sort(np.argsort(-g, axis=1)[:, :2], axis=1)
     assert np.array_equal(np.sort(np.argsort(-res.visits, axis=1)[:, :2], axis=1), top2)
-    assert np.all((res.best == top2[:, 0]) | (res.best == top2[:, 1]))
+    assert np.all((res.move == top2[:, 0]) | (res.move == top2[:, 1]))
     # Without noise the search is deterministic.
     few = Boards(boards.own[:3], boards.mask[:3])
     a = search(few, hashed_evaluator, GUMBEL)
     b = search(few, hashed_evaluator, GUMBEL)
-    assert np.array_equal(a.visits, b.visits) and np.array_equal(a.best, b.best)
+    assert np.array_equal(a.visits, b.visits) and np.array_equal(a.move, b.move)
 
 
 def test_gumbel_policy_is_prior_when_q_is_flat():
@@ -191,7 +191,7 @@ def test_gumbel_search_beats_random_play_on_solved_endgames():
     boards = Boards.from_states([p.state for p in positions])
     res = search(boards, uniform_evaluator, MCTSConfig(num_simulations=400,
                                                        root_selection="gumbel"))
-    rate = _mistake_rate(positions, res.best)
+    rate = _mistake_rate(positions, res.move)
     random_rate = np.mean([p.mistake_mask().sum() / sum(s is not None for s in p.scores)
                            for p in positions])
     print(f"end-game mistakes: gumbel {rate:.3f}, random {random_rate:.3f}")
@@ -214,5 +214,5 @@ def test_gumbel_policy_target_is_softmax_of_logits_plus_sigma_q():
     want = np.exp(logits - logits.max())
     assert np.allclose(res.policy[0], want / want.sum(), atol=1e-5)
     # The move played (no noise) is the best of the final two by the same score.
-    assert res.best[0] == np.argmax(np.where(res.visits[0] == res.visits[0].max(), logits,
+    assert res.move[0] == np.argmax(np.where(res.visits[0] == res.visits[0].max(), logits,
                                              -np.inf))

@@ -205,7 +205,7 @@ def test_selfplay_is_reproducible_and_workers_differ(tmp_path):
     for chunk in ("chunk_00000.pkl", "chunk_00001.pkl"):
         a, b = read_samples(tmp_path / "a" / chunk), read_samples(tmp_path / "b" / chunk)
         assert np.array_equal(a.states, b.states) and np.array_equal(a.policies, b.policies)
-        assert np.array_equal(a.values, b.values)
+        assert np.array_equal(a.outcomes, b.outcomes)
     other = SelfPlayConfig(games=6, parallel_games=3, chunk_games=3, seed=12)
     run_pool(str(ck), NetConfig(preset="tiny"), mc, other, str(tmp_path / "c"))
     assert not np.array_equal(read_samples(tmp_path / "c" / "chunk_00000.pkl").states[:10],

@@ -56,7 +56,7 @@ def test_a_missing_node_gives_a_fresh_tree_that_searches_like_none():
 
 def test_reused_search_tops_up_to_its_budget_and_asks_the_net_only_for_new_nodes():
     first = search(boards(["4"]), hashed_evaluator, CFG)
-    col = int(first.best[0])
+    col = int(first.move[0])
     child = int(first.tree.children[0, ROOT, col])
     kept = int(first.tree.edge_n[0, ROOT, col])
     tree = first.tree.reroot(np.array([0]), np.array([child]), CFG.num_simulations + 1)

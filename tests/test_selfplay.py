@@ -43,13 +43,13 @@ def test_samples_follow_the_rules():
         assert np.all(s.policies[~legal_mask(decode(s.states))] == 0)
         # Values: +1 for the side to move whenever it went on to win, exact and alternating.
         if state.result() == 0:
-            assert g.result == 0 and np.all(s.values == 0)
+            assert g.result == 0 and np.all(s.outcomes == 0)
         else:
             winner_first = n % 2 == 1
             assert g.result == (1 if winner_first else -1)
             first_to_move = np.arange(n) % 2 == 0
             expected = np.where(first_to_move == winner_first, 1.0, -1.0)
-            assert np.array_equal(s.values, expected)
+            assert np.array_equal(s.outcomes, expected)
 
 
 def _replay_check(g, keep_all: bool):
@@ -121,7 +121,7 @@ def test_pool_writes_chunks_that_round_trip_and_resume(tmp_path, tiny_ckpt):
     for f in files:
         s = read_samples(out / f)
         assert s.states.dtype == np.int8 and s.states.shape[1:] == (3, 6, 7)
-        assert s.policies.dtype == np.float32 and s.values.dtype == np.float32
+        assert s.policies.dtype == np.float32 and s.outcomes.dtype == np.float32
         assert s.meta["games"] == 4 and s.meta["sims"] == MCTS.num_simulations
         assert s.meta["checkpoint"] == str(tiny_ckpt) and "created" in s.meta
         total += len(s)
@@ -244,11 +244,11 @@ def test_games_after_random_openings_record_only_searched_moves_with_true_result
         starts.add(n - k)
         state = State().play_moves("".join(str(c + 1) for c in g.moves))
         if state.result() == 0:
-            assert g.result == 0 and np.all(g.samples.values == 0)
+            assert g.result == 0 and np.all(g.samples.outcomes == 0)
         else:  # the last mover won: +1 where it was to move
             assert g.result == (1 if n % 2 == 1 else -1)
             winner_to_move = (np.arange(n - k, n) % 2) == ((n - 1) % 2)
-            assert np.array_equal(g.samples.values, np.where(winner_to_move, 1.0, -1.0))
+            assert np.array_equal(g.samples.outcomes, np.where(winner_to_move, 1.0, -1.0))
     assert len(starts) >= 5 and 0 < max(starts) <= 8
     again = {g.game_id: g.moves for g in play_games(hashed_evaluator, MCTS, sp, range(16))}
     assert again == {g.game_id: g.moves for g in games}
@@ -262,7 +262,7 @@ def _games_by_id(folder) -> dict:
         start = 0
         for gid, n in zip(s.meta["game_ids"], s.meta["game_lengths"]):
             part = slice(start, start + n)
-            games[gid] = (s.states[part], s.policies[part], s.values[part], s.root_values[part])
+            games[gid] = (s.states[part], s.policies[part], s.outcomes[part], s.root_values[part])
             start += n
     return games
 
@@ -315,8 +315,8 @@ def test_stored_root_values_are_from_the_side_to_move():
     assert len(won) >= 6
     for g in won:
         assert g.samples.root_values[-1] > 0.5, g.game_id
-        assert g.samples.values[-1] == 1.0
-    z = np.concatenate([g.samples.values for g in won])
+        assert g.samples.outcomes[-1] == 1.0
+    z = np.concatenate([g.samples.outcomes for g in won])
     q = np.concatenate([g.samples.root_values for g in won])
     late = np.concatenate([np.arange(len(g.samples)) >= len(g.samples) - 6 for g in won])
     assert np.mean(np.sign(q[late]) == z[late]) > 0.8

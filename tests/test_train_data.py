@@ -49,7 +49,7 @@ def test_seed_format_imports_to_our_samples(tmp_path):
         assert np.array_equal(got.states, rec.samples.states)
         assert np.allclose(got.policies, rec.samples.policies)
         # The seed's first-entry 0 is repaired from the game's result.
-        assert np.array_equal(got.values, rec.samples.values)
+        assert np.array_equal(got.outcomes, rec.samples.outcomes)
 
 
 def test_window_keeps_the_most_recent_positions_and_split_holds_out_whole_games(tmp_path):
@@ -75,7 +75,7 @@ def test_mirror_augmentation_flips_states_and_policies_together():
     s = Samples.concat([r.samples for r in recs])
     seen_flip = seen_plain = False
     rng = np.random.default_rng(0)
-    for st, pol, z, _ in minibatches(s, s.values, 16, rng, mirror=True, steps=20):
+    for st, pol, z, _ in minibatches(s, s.outcomes, 16, rng, mirror=True, steps=20):
         for k in range(len(z)):
             plain = np.flatnonzero((s.states == st[k]).all(axis=(1, 2, 3))
                                    & (s.policies == pol[k]).all(axis=1))
@@ -95,7 +95,7 @@ def test_trainer_lowers_the_loss_and_keeps_optimizer_state():
     net = build_net(NetConfig(preset="tiny"))
     cfg = TrainConfig(batch_size=64, epochs=30, lr=3e-3, device="cpu")
     trainer = Trainer(net, cfg, torch.device("cpu"))
-    before = trainer.evaluate(s)["total"]
+    before = trainer.validate(s)["total"]
     fit = trainer.fit(s, s)
     assert fit.val["total"] < before - 0.5
     state = trainer.opt.state_dict()
@@ -133,7 +133,7 @@ def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
     recs = games(6, seed=4)
     s = shard(d, "chunk_00000.pkl", recs)
     # A shard written before root values were recorded (or a seed file): q unknown.
-    old = Samples(s.states[:5], s.policies[:5], s.values[:5])
+    old = Samples(s.states[:5], s.policies[:5], s.outcomes[:5])
     write_samples(d / "chunk_00001.pkl", old, {"game_lengths": [5]})
     ds = load_dataset([str(d)])
     q = ds.samples.root_values
@@ -142,17 +142,17 @@ def test_root_values_travel_through_shards_windows_and_mixing(tmp_path):
     assert np.array_equal(ds.samples.take(tr).root_values, q[tr], equal_nan=True)
 
     mixed = value_targets(ds.samples, 0.5)
-    z = ds.samples.values
+    z = ds.samples.outcomes
     want = np.where(np.isnan(q), z, 0.5 * z + 0.5 * q)
     assert np.allclose(mixed, want) and np.array_equal(mixed[len(s):], z[len(s):])
-    assert value_targets(ds.samples, 0.0) is ds.samples.values
+    assert value_targets(ds.samples, 0.0) is ds.samples.outcomes
     quarter = value_targets(ds.samples, 0.25)  # a weight that tells z's share from q's
     known = ~np.isnan(q)
     assert np.allclose(quarter[known], 0.75 * z[known] + 0.25 * q[known])
     assert np.array_equal(value_targets(ds.samples, 1.0)[known], q[known])
 
     # Out-of-range or misshapen root values are refused with a message naming the file.
-    bad = Samples(s.states, s.policies, s.values, root_values=s.root_values * 0 + 3)
+    bad = Samples(s.states, s.policies, s.outcomes, root_values=s.root_values * 0 + 3)
     (d / "chunk_00002.pkl").write_bytes(shard_bytes(bad))
     try:
         read_samples(d / "chunk_00002.pkl")

@@ -34,7 +34,7 @@ def analyse(state: State, evaluate: Evaluate, mcts: MCTSConfig, sims: int,
         res = search(boards, evaluate, match_config(mcts, sims))
         out["search"] = {"shares": _per_column(res.policy[0], legal),
                          "q": _per_column(res.q[0], legal), "value": float(res.root_value[0]),
-                         "best": int(res.best[0]) + 1}
+                         "best": int(res.move[0]) + 1}
     if not solve:
         return out
     try:
@@ -102,6 +102,6 @@ def render_game(samples: Samples, k: int, source: str) -> str:
                     f"{'X' if state.first_to_move else 'O'} to move:", state.render(), "",
                 _row("column", list(range(1, COLS + 1)), str),
                 _row("target %", list(game.policies[i]), lambda v: f"{100 * v:.0f}"),
-                f"result z {game.values[i]:+.0f}" + ("" if np.isnan(q) else
+                f"result z {game.outcomes[i]:+.0f}" + ("" if np.isnan(q) else
                                                      f", search value q {q:+.2f}")]
     return "\n".join(out)

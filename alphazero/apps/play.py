@@ -23,7 +23,7 @@ def ai_move(state: State, evaluate: Evaluate, sims: int, mcts: MCTSConfig,
         priors, values = evaluate(boards)
         return int(priors[0].argmax()), {"shares": priors[0], "value": float(values[0])}
     res = (searcher or Searcher(evaluate, match_config(mcts, sims)))(boards)
-    return int(res.best[0]), {"shares": res.policy[0], "value": float(res.root_value[0])}
+    return int(res.move[0]), {"shares": res.policy[0], "value": float(res.root_value[0])}
 
 
 def ask_line(prompt: str) -> str:

@@ -239,7 +239,7 @@ def _game_json(samples, k: int, iteration: int) -> dict:
         state = boards.state(i)
         q = float(game.root_values[i])
         positions.append({**board_json(state, ""), "policy": game.policies[i].tolist(),
-                          "z": float(game.values[i]), "q": None if q != q else q})
+                          "z": float(game.outcomes[i]), "q": None if q != q else q})
     ids = samples.meta.get("game_ids")
     game_id = ids[k] if isinstance(ids, list) and k < len(ids) else k
     return {"iteration": iteration, "game_id": game_id, "positions": positions}

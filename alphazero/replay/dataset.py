@@ -150,13 +150,13 @@ def minibatches(samples: Samples, targets: np.ndarray, batch_size: int,
             flip = rng.random(len(idx)) < 0.5
             st[flip] = mirror_planes(st[flip])
             pol[flip] = mirror_policy(pol[flip])
-        yield st, pol, samples.values[idx], targets[idx]
+        yield st, pol, samples.outcomes[idx], targets[idx]
 
 
 def value_targets(samples: Samples, q_weight: float) -> np.ndarray:
     """Value targets ``(1 - w) * z + w * q`` where a root value q is recorded, z elsewhere:
     float32 [n]."""
-    z, q = samples.values, samples.root_values
+    z, q = samples.outcomes, samples.root_values
     if q_weight <= 0:
         return z
     return np.where(np.isnan(q), z, (1 - q_weight) * z + q_weight * q).astype(np.float32)

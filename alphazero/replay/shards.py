@@ -106,21 +106,22 @@ def safe_load(path: str | os.PathLike) -> Any:
 @dataclass
 class Samples:
     """A block of training positions: states int8 [n, 3, 6, 7], policies float32 [n, 7],
-    values float32 [n] (game results z), root_values float32 [n] (root search values; NaN
-    where not recorded, e.g. the seed's data; None given = none recorded)."""
+    outcomes float32 [n] (game results z, the file's "values"), root_values float32 [n] (root
+    search values; NaN where not recorded, e.g. the seed's data; None given = none
+    recorded)."""
 
     states: np.ndarray
     policies: np.ndarray
-    values: np.ndarray
+    outcomes: np.ndarray
     meta: dict = field(default_factory=dict)
     root_values: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.root_values is None:
-            self.root_values = np.full(len(self.values), np.nan, np.float32)
+            self.root_values = np.full(len(self.outcomes), np.nan, np.float32)
 
     def __len__(self) -> int:
-        return int(self.values.shape[0])
+        return int(self.outcomes.shape[0])
 
     def has_root_values(self) -> bool:
         """True when at least one position carries its root search value."""
@@ -137,12 +138,12 @@ class Samples:
             return cls.empty()
         return cls(np.concatenate([p.states for p in parts]),
                    np.concatenate([p.policies for p in parts]),
-                   np.concatenate([p.values for p in parts]),
+                   np.concatenate([p.outcomes for p in parts]),
                    root_values=np.concatenate([p.root_values for p in parts]))
 
     def take(self, idx: np.ndarray | slice) -> Samples:
         """The positions ``idx`` (an index array or a slice)."""
-        return Samples(self.states[idx], self.policies[idx], self.values[idx],
+        return Samples(self.states[idx], self.policies[idx], self.outcomes[idx],
                        root_values=self.root_values[idx])
 
 
@@ -170,7 +171,7 @@ def shard_bytes(samples: Samples, meta: dict | None = None) -> bytes:
         "format": FORMAT, "version": VERSION,
         "states": np.ascontiguousarray(samples.states, dtype=np.int8),
         "policies": np.ascontiguousarray(samples.policies, dtype=np.float32),
-        "values": np.ascontiguousarray(samples.values, dtype=np.float32),
+        "values": np.ascontiguousarray(samples.outcomes, dtype=np.float32),
         "meta": {**samples.meta, **(meta or {})},
     }
     if samples.has_root_values():

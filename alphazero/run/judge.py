@@ -32,11 +32,12 @@ SEARCH_EVERY = 2
 
 
 def judge(it: int, cfg: Config, device, cand: Checkpoint, best: Checkpoint,
-          positions: list[LabelledPosition], reporter: Reporter,
+          solved: list[LabelledPosition], reporter: Reporter,
           past: list[JudgeReport]) -> JudgeReport:
     """Iteration ``it``'s candidate against ``best`` in the arena and the promotion decision;
-    then the new best's reference matches, mistakes, empty-board policy, breadth and Elo (over
-    ``past``, the reports of earlier iterations, and this one)."""
+    then the new best's reference matches, mistakes on the solver-labelled positions ``solved``
+    (none: not measured), empty-board policy, breadth and Elo (over ``past``, the reports of
+    earlier iterations, and this one)."""
     cand_ev = evaluator_for(cand.net, device, cfg.inference)
     best_ev = evaluator_for(best.net, device, cfg.inference)
     result, promoted = arena_match(cand_ev, best_ev, cfg.arena, cfg.mcts, seed=it,
@@ -44,9 +45,9 @@ def judge(it: int, cfg: Config, device, cand: Checkpoint, best: Checkpoint,
     new_best_ev = cand_ev if promoted else best_ev
     # In the order these were always measured: the evaluators' caches see the same calls.
     reference = _reference(new_best_ev, cfg, it)
-    cand_mistakes = _mistakes(PolicyPlayer(cand_ev), positions)
+    cand_mistakes = _mistakes(PolicyPlayer(cand_ev), solved)
     # A promoted candidate is the new best: its policy was just scored.
-    best_mistakes = cand_mistakes if promoted else _mistakes(PolicyPlayer(best_ev), positions)
+    best_mistakes = cand_mistakes if promoted else _mistakes(PolicyPlayer(best_ev), solved)
     searcher = MCTSPlayer(new_best_ev, match_config(cfg.mcts, cfg.arena.num_simulations))
     priors, values = new_best_ev(Boards.empty(1))
     breadth = _breadth(searcher, cfg, it, reporter)
@@ -58,8 +59,8 @@ def judge(it: int, cfg: Config, device, cand: Checkpoint, best: Checkpoint,
         policy_mistakes=best_mistakes,
         empty_board={"policy": [round(float(x), 4) for x in priors[0]],
                      "value": round(float(values[0]), 4)},
-        breadth=breadth, search_mistakes=_mistakes(searcher, positions[::SEARCH_EVERY]),
-        search_positions=len(positions[::SEARCH_EVERY]), policy_positions=len(positions))
+        breadth=breadth, search_mistakes=_mistakes(searcher, solved[::SEARCH_EVERY]),
+        search_positions=len(solved[::SEARCH_EVERY]), policy_positions=len(solved))
     rating = fit_elo(matches([*past, report])).get(report.best_after)
     if rating:
         report.elo, report.elo_ci, report.elo_text = rating.elo, [rating.lo, rating.hi], str(rating)

@@ -13,7 +13,7 @@ Run folder::
 
 One iteration reads like the algorithm (``iteration``): self-play with the best net -> train
 the candidate on the replay window -> candidate against best in the arena -> promote or keep ->
-record. Each step is skipped when its output file already exists. What the run has to say goes
+publish. Each step is skipped when its output file already exists. What the run has to say goes
 through one ``Reporter`` (console, TensorBoard, metrics.jsonl).
 """
 
@@ -180,7 +180,7 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
     for warning in cfg.warnings():
         console.line(f"warning: {warning}")
     scored = cfg.pipeline.positions_eval or "pipeline.positions_eval" in cfg.schedule
-    positions = load_positions(path_of(PONS))[::5] if scored else []
+    solved = load_positions(path_of(PONS))[::5] if scored else []
     _prepare_folder(paths)
     writer = SummaryWriter(paths.tb)
     reporter = dataclasses.replace(console, writer=writer, metrics=paths.metrics)
@@ -193,12 +193,12 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
             t0 = time.perf_counter()
             if not past or past[-1].iteration != it - 1:
                 past = past_reports(paths, it)
-            report = iteration(it, cfg, paths, device, positions,
+            report = iteration(it, cfg, paths, device, solved,
                                reporter.labelled(f"iter {it}"), pool, past)
             report = dataclasses.replace(report, seconds=round(time.perf_counter() - t0, 1))
             past.append(report.judge)
             durations.append(report.seconds)
-            record(reporter, report, total, eta=np.mean(durations) * (total - it),
+            publish(reporter, report, total, eta=np.mean(durations) * (total - it),
                    hparams=flat_config(cfg))
     finally:
         if isinstance(pool, WorkerPool):
@@ -236,14 +236,14 @@ def _prepare_folder(paths: RunPaths) -> None:
         atomic.remove_stale_temps(folder)
 
 
-def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[LabelledPosition],
+def iteration(it: int, cfg: Config, paths: RunPaths, device, solved: list[LabelledPosition],
               reporter: Reporter, pool: ChunkRunner | None = None,
               past: list[JudgeReport] | None = None) -> IterationReport:
     """One iteration, with the settings ``cfg.schedule`` has in force at ``it``; each step is
     skipped when its output file already exists. ``pool``: where self-play's chunks run;
     ``past``: the judge reports of earlier iterations (read from the run folder if None)."""
     cfg = cfg.at(it)
-    positions = positions if cfg.pipeline.positions_eval else []
+    solved = solved if cfg.pipeline.positions_eval else []
     start = (_cpu_seconds(), time.perf_counter())
     stats = self_play(it, cfg, paths, reporter, pool)
     # The pool's workers are not reaped until the run ends, so os.times cannot see them:
@@ -252,7 +252,7 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, positions: list[Lab
     clock = [(start[0] - pooled, start[1]), (_cpu_seconds(), time.perf_counter())]
     cand = train_candidate(it, cfg, paths, device, reporter)
     clock.append((_cpu_seconds(), time.perf_counter()))
-    verdict = judged(it, cfg, paths, device, cand, positions, reporter,
+    verdict = judged(it, cfg, paths, device, cand, solved, reporter,
                      past_reports(paths, it) if past is None else past)
     promote_if_better(it, verdict, cand, paths)
     clock.append((_cpu_seconds(), time.perf_counter()))
@@ -294,14 +294,14 @@ def train_candidate(it: int, cfg: Config, paths: RunPaths, device,
 
 
 def judged(it: int, cfg: Config, paths: RunPaths, device, cand: checkpoint.Checkpoint,
-           positions: list[LabelledPosition], reporter: Reporter,
+           solved: list[LabelledPosition], reporter: Reporter,
            past: list[JudgeReport]) -> JudgeReport:
     """``judge.judge`` of iteration ``it``, written to ``evals/iter_XXXX.json`` once (read
     back when a resumed run finds it)."""
     if os.path.exists(paths.eval(it)):
         return _read_report(paths.eval(it))
     best = checkpoint.load(paths.best, device, expect=cfg.net)
-    report = judge(it, cfg, device, cand, best, positions, reporter, past)
+    report = judge(it, cfg, device, cand, best, solved, reporter, past)
     os.makedirs(os.path.dirname(paths.eval(it)), exist_ok=True)
     atomic.write_json(paths.eval(it), report.as_json())
     return report
@@ -329,7 +329,7 @@ def promote_if_better(it: int, verdict: JudgeReport, cand: checkpoint.Checkpoint
                               "global_step": cand.meta.get("global_step", 0)})
 
 
-def record(reporter: Reporter, report: IterationReport, total: int, eta: float,
+def publish(reporter: Reporter, report: IterationReport, total: int, eta: float,
            hparams: dict | None = None) -> None:
     """An iteration's scalars and pictures to TensorBoard (with the run's ``hparams``), its
     row to metrics.jsonl, its line to the console."""

@@ -32,7 +32,7 @@ class SearchResult:
 
     ``visits`` int32 [B, 7] root edge visits (sum = num_simulations); ``policy`` float32
     [B, 7] the training target: the visit distribution under PUCT, the improved policy
-    ``softmax(logits + sigma(completed q))`` under Gumbel; ``best`` int [B] the move to play
+    ``softmax(logits + sigma(completed q))`` under Gumbel; ``move`` int [B] the move to play
     (most visited under PUCT, the sequential-halving winner under Gumbel, noise included);
     ``root_value`` float32 [B] the root search value (the mean backed-up value, side to move's
     view); ``q`` float32 [B, 7] each root edge's mean value Q (NaN where unvisited);
@@ -41,7 +41,7 @@ class SearchResult:
 
     visits: np.ndarray
     policy: np.ndarray
-    best: np.ndarray
+    move: np.ndarray
     root_value: np.ndarray
     q: np.ndarray
     prior: np.ndarray
@@ -120,8 +120,8 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
         leaf_value = expand(tree, descent, evaluate, cfg.fpu_reduction)
         backup(tree, descent, leaf_value)
     q = tree.root_q()
-    policy, best = rule.finish(tree, q)
-    return SearchResult(visits=tree.edge_n[:, ROOT].copy(), policy=policy, best=best,
+    policy, move = rule.finish(tree, q)
+    return SearchResult(visits=tree.edge_n[:, ROOT].copy(), policy=policy, move=move,
                         root_value=tree.root_value(), q=q,
                         prior=tree.prior[:, ROOT].copy(), tree=tree)
 

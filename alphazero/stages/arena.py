@@ -156,7 +156,7 @@ class MCTSPlayer:
         self.searcher = Searcher(evaluate, mcts)  # reuses its subtrees between moves
 
     def select(self, boards: Boards) -> np.ndarray:
-        return self.searcher(boards).best
+        return self.searcher(boards).move
 
 
 class PolicyPlayer:

@@ -118,24 +118,24 @@ class GameHistory:
 
 
 def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
-                  rngs: list[np.random.Generator], full: np.ndarray,
+                  rngs: list[np.random.Generator], full_search: np.ndarray,
                   tree: Tree | None, stats: PlayStats) -> tuple[np.ndarray, ...]:
-    """Search every game, the ``full`` ones with the full budget and root noise, the others
+    """Search every game, those with ``full_search`` with the full budget and root noise, the others
     with ``sp.fast_simulations`` and no Dirichlet noise (playout-cap randomisation), each from
     its reused ``tree`` row when given (a noised root only with ``mcts.reuse_noised_root``).
 
-    Returns (visits int [B, 7], policy float32 [B, 7], best int [B], root_value float32 [B],
-    the searched trees in the order of ``boards``).
+    Returns (visits int [B, 7], policy float32 [B, 7], move int [B] (the search's choice),
+    root_value float32 [B], the searched trees in the order of ``boards``).
     """
     b = len(boards)
     visits = np.zeros((b, COLS), np.int32)
     policy = np.zeros((b, COLS), np.float32)
-    best = np.zeros(b, np.int64)
+    move = np.zeros(b, np.int64)
     root_value = np.zeros(b, np.float32)
     gumbel = mcts.root_selection == "gumbel"
     trees, order = [], []
     for is_full in (True, False):
-        sel = np.flatnonzero(full == is_full)
+        sel = np.flatnonzero(full_search == is_full)
         if not sel.size:
             continue
         sub = Boards(boards.own[sel], boards.mask[sel])
@@ -154,13 +154,13 @@ def _search_split(boards: Boards, evaluate: Evaluate, mcts: MCTSConfig, sp: Self
                      num_simulations=None if is_full else sp.fast_simulations, tree=sub_tree)
         if noise is not None:
             stats.noised_visits += int(res.visits.sum())
-        visits[sel], policy[sel], best[sel] = res.visits, res.policy, res.best
+        visits[sel], policy[sel], move[sel] = res.visits, res.policy, res.move
         root_value[sel] = res.root_value
         trees.append(res.tree)
         order.append(sel)
     searched = trees[0] if len(trees) == 1 else Tree.concat(trees).take(
         np.argsort(np.concatenate(order)))
-    return visits, policy, best, root_value, searched
+    return visits, policy, move, root_value, searched
 
 
 def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
@@ -190,15 +190,15 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         act = np.array(live)
         boards = Boards(games.own[act], games.mask[act])
         act_rngs = [games.rngs[s] for s in live]
-        full = _full_searches(act_rngs, sp)
-        visits, policy, best, root_value, searched = _search_split(
-            boards, evaluate, mcts, sp, act_rngs, full, tree, stats)
-        cols = _moves(visits, best, [games.hist[s].ply for s in live], act_rngs, mcts, sp)
+        full_search = _full_searches(act_rngs, sp)
+        visits, policy, chosen, root_value, searched = _search_split(
+            boards, evaluate, mcts, sp, act_rngs, full_search, tree, stats)
+        cols = _moves(visits, chosen, [games.hist[s].ply for s in live], act_rngs, mcts, sp)
         new_own, new_mask, won, full_board = batch_play(boards.own, boards.mask, cols)
         next_live, next_rows, next_nodes = [], [], []
         for j, s in enumerate(live):
             games.hist[s].add(games.own[s], games.mask[s], policy[j], root_value[j],
-                              bool(full[j]), int(cols[j]))
+                              bool(full_search[j]), int(cols[j]))
             games.own[s], games.mask[s] = new_own[j], new_mask[j]
             if won[j] or full_board[j]:
                 yield games.hist[s].finish(games.gid[s], won=bool(won[j]))
@@ -252,12 +252,12 @@ def _full_searches(rngs: list[np.random.Generator], sp: SelfPlayConfig) -> np.nd
     return np.ones(len(rngs), bool)
 
 
-def _moves(visits: np.ndarray, best: np.ndarray, played: list[int],
+def _moves(visits: np.ndarray, chosen: np.ndarray, played: list[int],
            rngs: list[np.random.Generator], mcts: MCTSConfig, sp: SelfPlayConfig) -> np.ndarray:
     """The columns played [B]: Gumbel's winners, or a draw from the visit counts [B, 7] at
     the temperature of each game's move number (``played``: moves so far)."""
     if mcts.root_selection == "gumbel":
-        return best
+        return chosen
     temps = np.where(np.array(played) < sp.temperature_moves, sp.temperature_high,
                      sp.temperature_low)
     probs = apply_temperature(visits, temps)

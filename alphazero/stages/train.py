@@ -159,7 +159,7 @@ class Trainer:
             out[0] = out[0].contiguous(memory_format=torch.channels_last)
         return out
 
-    def evaluate(self, samples: Samples, batch_size: int = 1024) -> dict[str, float]:
+    def validate(self, samples: Samples, batch_size: int = 1024) -> dict[str, float]:
         """Mean losses over ``samples`` in eval mode (no augmentation), against the same
         targets as training (``value``) and against the game results (``value_z``)."""
         if not len(samples):
@@ -172,7 +172,7 @@ class Trainer:
             for i in range(0, len(samples), batch_size):
                 sl = slice(i, i + batch_size)
                 batch = self._tensors(samples.states[sl], samples.policies[sl],
-                                      samples.values[sl], targets[sl])
+                                      samples.outcomes[sl], targets[sl])
                 for k, t in losses(self.net, *batch, self.cfg.value_weight).items():
                     sums[k] = sums.get(k, 0.0) + t.item() * len(targets[sl])
         return {k: s / len(samples) for k, s in sums.items()}
@@ -230,7 +230,7 @@ class Trainer:
         train_means = {k: s / steps for k, s in sums.items()}
         train_means["weight_norm"] = _norm(trunk_weights(self.net))
         train_means["effective_step"] = float(np.mean(self._steps_measured or [0.0]))
-        val_metrics = self.evaluate(val)
+        val_metrics = self.validate(val)
         sps = steps * cfg.batch_size / max(seconds, 1e-9)
         for k, x in val_metrics.items():
             rep.scalar(f"val/{k}", x, self.global_step)
@@ -259,7 +259,7 @@ def train_and_save(start: checkpoint.Checkpoint, dirs: list[str], cfg: TrainConf
     train, val = ds.samples.take(tr), ds.samples.take(va)
     fit = trainer.fit(train, val, seed=seed)
     new = np.flatnonzero(unseen(val.states, train.states)) if len(val) else np.zeros(0, int)
-    val_unseen = trainer.evaluate(val.take(new))
+    val_unseen = trainer.validate(val.take(new))
     for k, x in val_unseen.items():
         reporter.scalar(f"val_unseen/{k}", x, trainer.global_step)
     share = round(len(new) / len(val), 4) if len(val) else 0.0
