@@ -252,9 +252,9 @@ def resolve_backend(name: str, net: ConnectNet | NetConfig,
     """``(backend, {backend: positions/s})``: ``name`` itself (no timings) unless it is
     ``auto``, which times ``auto_candidates`` at ``CALIBRATION_BATCH`` on this process's
     threads and picks the fastest. The choice is kept per machine, library versions, device,
-    net shape and thread count, in this process and in ``calibration.py``'s file
-    (``calibration.py``; delete the file to time again). ``net`` may be a resolved NetConfig (then ``device`` is
-    needed): a net of that shape is built only when it has to be timed."""
+    net shape and thread count, in this process and in ``calibration.py``'s file (delete it
+    to time again). ``net`` may be a resolved NetConfig (then ``device`` is needed): a net of
+    that shape is built only when it has to be timed."""
     if device is None:
         device = next(net.parameters()).device
     if name != "auto":

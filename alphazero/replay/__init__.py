@@ -1,1 +1,3 @@
-"""The dataset: the shard file format self-play writes and what training makes of it (window, split, targets, minibatches)."""
+"""The dataset: the shard file format self-play writes and what training makes of it (window,
+split, targets, minibatches).
+"""

@@ -1,1 +1,3 @@
-"""Where numbers go: the Reporter (bars, TensorBoard, console lines, metrics.jsonl) and the pictures it draws."""
+"""Where numbers go: the Reporter (bars, TensorBoard, console lines, metrics.jsonl) and the
+pictures it draws.
+"""

@@ -1,1 +1,3 @@
-"""Batched array-tree MCTS over any `evaluate(boards) -> (priors, values)` function; never imports torch."""
+"""Batched array-tree MCTS over any `evaluate(boards) -> (priors, values)` function; never imports
+torch.
+"""

@@ -32,6 +32,7 @@ MAX_DEPTH = CELLS + 1
 _BOTTOM = np.array(BOTTOM, np.uint64)
 _TOP = np.array(TOP, np.uint64)
 _FULL = np.uint64(BOARD_MASK)
+_PUCT_ROOT = np.empty(0, np.int64)  # no root rule's moves: PUCT at the root too
 
 
 @jit
@@ -47,8 +48,8 @@ def _aligned(p):
 def _descend(rows, root_act, c_puct, node_n, edge_n, edge_q, prior, children, terminal, own,
              mask, value, next_id, path_node, path_act, path_len, leaf_value, ev_k, ev_node,
              ev_own, ev_mask):
-    """Walk each game ``rows[k]`` down by PUCT (from ``root_act[k]`` at the root when it is not
-    -1) to a new edge or a terminal node (path in
+    """Walk each game ``rows[k]`` down by PUCT (from ``root_act[k]`` at the root when given:
+    not empty, not -1) to a new edge or a terminal node (path in
     ``path_node/act[k, :path_len[k]]``); value a terminal leaf, create a new node and value it
     when terminal, else list it for the network (``ev_*[:n]``). Returns n."""
     n_ev = 0
@@ -65,7 +66,7 @@ def _descend(rows, root_act, c_puct, node_n, edge_n, edge_q, prior, children, te
                     sq / np.float64(1 + edge_n[r, node, a]))
                 if s > best_s:
                     best, best_s = a, s
-            if depth == 0 and root_act[k] >= 0:
+            if depth == 0 and root_act.size and root_act[k] >= 0:
                 best = root_act[k]
             path_node[k, depth], path_act[k, depth] = node, best
             depth += 1
@@ -145,8 +146,7 @@ def simulate(tree: Tree, rows: np.ndarray, evaluate: Evaluate, c_puct: float,
     by the root rule (``root_act`` int [k])."""
     k = rows.size
     rows = rows.astype(np.int64, copy=False)
-    root_act = (np.full(k, -1, np.int64) if root_act is None
-                else np.asarray(root_act, np.int64))
+    root_act = _PUCT_ROOT if root_act is None else np.asarray(root_act, np.int64)
     path_node = np.empty((k, MAX_DEPTH), np.int64)
     path_act = np.empty((k, MAX_DEPTH), np.int64)
     path_len = np.empty(k, np.int64)
