@@ -383,7 +383,9 @@ def _play_in_a_terminal(tiny_ckpt, reply: bytes) -> tuple[str, int]:
         os.chdir(ROOT)
         os.execv(sys.executable, [sys.executable, "-m", "alphazero", "play", "--checkpoint",
                                   str(tiny_ckpt), "--sims", "8", "--first", "ai"])
-    seen, deadline = b"", time.time() + 120
+    # Generous: on a loaded machine the child's imports alone can take minutes; a child that
+    # ends closes the terminal and the loop stops at once.
+    seen, deadline = b"", time.time() + 600
     sent = False
     while time.time() < deadline:
         ready, _, _ = select.select([fd], [], [], 1.0)
