@@ -74,7 +74,7 @@ class InferenceNet(nn.Module):
         self.dtype = dtype
         self.trunk = nn.Sequential(folded.stem, folded.blocks)
         self.policy = folded.policy_head
-        self.value_conv = folded.value_head[:4]  # conv (BN folded), identity, ReLU, flatten
+        self.value_conv = folded.value_features  # conv (BN folded), identity, ReLU, flatten
         hidden, out = folded.value_linears
         self.value_mlp = nn.Sequential(hidden, nn.ReLU(), out)
         self.trunk.to(device, dtype)

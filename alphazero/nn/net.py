@@ -97,6 +97,12 @@ class ConnectNet(nn.Module):
         return self.policy_head[4]
 
     @property
+    def value_features(self) -> nn.Sequential:
+        """The value head up to its first linear layer: trunk [B, C, 6, 7] -> features
+        [B, value_channels * 42] (conv, BatchNorm, ReLU, flatten)."""
+        return self.value_head[:4]
+
+    @property
     def value_linears(self) -> tuple[nn.Linear, nn.Linear]:
         """The value head's two linear layers (features -> hidden -> 1, before the tanh)."""
         return self.value_head[4], self.value_head[6]

@@ -245,11 +245,11 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, solved: list[Labell
     cfg = cfg.at(it)
     solved = solved if cfg.pipeline.positions_eval else []
     start = (_cpu_seconds(), time.perf_counter())
-    stats = self_play(it, cfg, paths, reporter, pool)
+    played = self_play(it, cfg, paths, reporter, pool)
     # The pool's workers are not reaped until the run ends, so os.times cannot see them:
     # their CPU comes from their own reports, counted as if spent before self-play began.
-    pooled = stats.get("work", {}).get("process_cpu_seconds", 0.0)
-    clock = [(start[0] - pooled, start[1]), (_cpu_seconds(), time.perf_counter())]
+    clock = [(start[0] - played.pool_cpu_seconds, start[1]),
+             (_cpu_seconds(), time.perf_counter())]
     cand = train_candidate(it, cfg, paths, device, reporter)
     clock.append((_cpu_seconds(), time.perf_counter()))
     verdict = judged(it, cfg, paths, device, cand, solved, reporter,
@@ -262,18 +262,18 @@ def iteration(it: int, cfg: Config, paths: RunPaths, device, solved: list[Labell
     cpu = {p: round(b[0] - a[0], 1) for p, a, b in zip(phases, clock, clock[1:])}
     cpu["total"] = round(clock[-1][0] - clock[0][0], 1)
     wall = {p: round(b[1] - a[1], 1) for p, a, b in zip(phases, clock, clock[1:])}
-    return IterationReport(it, cfg.scheduled(it) if cfg.schedule else None,
-                           _selfplay_report(paths.data(it), stats),
+    return IterationReport(it, cfg.scheduled(it) if cfg.schedule else None, played,
                            TrainReport.from_meta(cand.meta), verdict, cpu, wall)
 
 
 def self_play(it: int, cfg: Config, paths: RunPaths, reporter: Reporter,
-              pool: ChunkRunner | None = None) -> dict:
+              pool: ChunkRunner | None = None) -> SelfPlayReport:
     """Self-play with the best net into ``data/iter_XXXX``, chunk by chunk (resumable), in
-    ``pool`` when given; returns ``workers.run_pool``'s figures."""
+    ``pool`` when given."""
     sp = dataclasses.replace(cfg.selfplay, seed=_selfplay_seed(cfg.selfplay.seed, it))
-    return run_pool(paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it},
-                    reporter, cfg.inference, pool=pool)
+    stats = run_pool(paths.best, cfg.net, cfg.mcts, sp, paths.data(it), {"iteration": it},
+                     reporter, cfg.inference, pool=pool)
+    return _selfplay_report(paths.data(it), stats)
 
 
 def train_candidate(it: int, cfg: Config, paths: RunPaths, device,
@@ -397,4 +397,5 @@ def _selfplay_report(folder: str, stats: dict) -> SelfPlayReport:
             moves += sum(s.meta.get("game_moves", []))
     return SelfPlayReport(positions, games, round(moves / games, 2) if games else None,
                           stats["positions"] / stats["seconds"] if stats["seconds"] else 0.0,
-                          work_summary(stats))
+                          work_summary(stats),
+                          stats.get("work", {}).get("process_cpu_seconds", 0.0))
