@@ -381,6 +381,9 @@ def _play_in_a_terminal(tiny_ckpt, reply: bytes) -> tuple[str, int]:
     pid, fd = pty.fork()
     if pid == 0:  # the child: the real command on the terminal
         os.chdir(ROOT)
+        # A suite started in the background (``cmd &`` in a script) ignores SIGINT, and an
+        # ignored signal stays ignored across exec: give the child a terminal's default.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execv(sys.executable, [sys.executable, "-m", "alphazero", "play", "--checkpoint",
                                   str(tiny_ckpt), "--sims", "8", "--first", "ai"])
     # Generous: on a loaded machine the child's imports alone can take minutes; a child that
@@ -400,13 +403,16 @@ def _play_in_a_terminal(tiny_ckpt, reply: bytes) -> tuple[str, int]:
         if b"Your move" in seen and not sent:
             os.write(fd, reply)
             sent = True
-    for _ in range(300):  # a child that does not end is a failure, never a hung suite
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return seen.decode(errors="replace"), os.waitstatus_to_exitcode(status)
-        time.sleep(0.1)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
+    try:
+        for _ in range(300):  # a child that does not end is a failure, never a hung suite
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return seen.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+            time.sleep(0.1)
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
     raise AssertionError(f"play did not end; the terminal showed:\n{seen.decode(errors='replace')}")
 
 
