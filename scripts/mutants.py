@@ -19,8 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: (file, original text, broken text, the tests that must notice)
 MUTANTS = [
-    ("alphazero/stages/selfplay.py", "hist[s].add(own[s], mask[s], policy[j], root_value[j],",
-     "hist[s].add(own[s], mask[s], policy[j], -root_value[j],", ["tests/test_selfplay.py"]),
+    ("alphazero/stages/selfplay.py", "games.mask[s], policy[j], root_value[j],",
+     "games.mask[s], policy[j], -root_value[j],", ["tests/test_selfplay.py"]),
     ("alphazero/run/pipeline.py", "range(max(1, it - t.replay_iterations + 1), it + 1)",
      "range(max(1, it - t.replay_iterations), it + 1)", ["tests/test_train_data.py"]),
     ("alphazero/stages/selfplay.py", "values = np.where((n - 1 - np.arange(n)) % 2 == 0, 1.0, -1.0)",
@@ -41,8 +41,8 @@ MUTANTS = [
      ["tests/test_selfplay.py", "tests/test_mcts.py"]),
     ("alphazero/search/exploration.py", "** (1.0 / t[soft][:, None])", "** (t[soft][:, None])",
      ["tests/test_mcts.py", "tests/test_selfplay.py"]),
-    ("alphazero/stages/selfplay.py", "temps = np.where(played < sp.temperature_moves,",
-     "temps = np.where(played <= sp.temperature_moves,", ["tests/test_selfplay.py"]),
+    ("alphazero/stages/selfplay.py", "temps = np.where(np.array(played) < sp.temperature_moves,",
+     "temps = np.where(np.array(played) <= sp.temperature_moves,", ["tests/test_selfplay.py"]),
     ("alphazero/search/evaluators.py", "return coin ^ (mirror_keys < keys)", "return coin",
      ["tests/test_evaluators.py", "tests/test_selfplay.py"]),
     ("alphazero/run/pipeline.py",
