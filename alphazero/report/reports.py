@@ -1,9 +1,11 @@
 """What each stage of an iteration hands the Reporter: small typed reports.
 
-Self-play, training and judging each return one; ``IterationReport`` holds the three with the
-iteration's time. A report knows its TensorBoard scalars (``scalars``) and its part of the
-metrics.jsonl row (``row``), so the pipeline's ``record`` is a loop over them and the row's
-format lives here, beside the fields it is made of.
+The pipeline's stage functions hand them over: self-play a ``SelfPlayReport`` (from the
+pool's figures and the iteration's data files), judging a ``JudgeReport``; training's
+``TrainReport`` is read from the candidate checkpoint's meta. ``IterationReport`` holds the
+three with the iteration's time. A report knows its TensorBoard scalars (``scalars``) and its
+part of the metrics.jsonl row (``row``), so the pipeline's ``publish`` is a loop over them and
+the row's format lives here, beside the fields it is made of.
 """
 
 from __future__ import annotations

@@ -182,11 +182,12 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
     scored = cfg.pipeline.positions_eval or "pipeline.positions_eval" in cfg.schedule
     solved = load_positions(path_of(PONS))[::5] if scored else []
     _prepare_folder(paths)
+    # Local processes are started by the first self-play that needs them; kept till the end.
+    # A cluster is joined now, before anything else is opened: unreachable is a one-line error.
+    pool = RayPool(ray_address) if ray_address else WorkerPool(cfg.selfplay.workers)
     writer = SummaryWriter(paths.tb)
     reporter = dataclasses.replace(console, writer=writer, metrics=paths.metrics)
     durations: list[float] = []
-    # Local processes are started by the first self-play that needs them; kept till the end.
-    pool = RayPool(ray_address) if ray_address else WorkerPool(cfg.selfplay.workers)
     past: list[JudgeReport] = []  # read once; each iteration adds its own
     try:
         for it in todo:

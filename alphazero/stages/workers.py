@@ -149,22 +149,28 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     """Play ``sp.games`` games into ``out_dir``; resumable: chunks already on disk are skipped.
 
     ``pool`` plays the rest: a ``WorkerPool`` kept by the caller across iterations, a
-    ``cluster.RayPool``, or (None, or a pool with fewer workers than ``sp.workers``) processes
-    started for this call. Returns
+    ``cluster.RayPool``, or (None, or a pool with fewer workers than the chunks need) processes
+    started for this call, one per worker needed. Returns
     ``{"games": played now, "positions": ..., "seconds": ..., "chunks": written now}`` plus,
     when games were played, the number of ``workers``, the inference ``backend`` and ``work``:
     the workers' summed ``work_stats`` (with the pool's ``process_cpu_seconds``, which its
     caller's own CPU clock cannot see, and its largest ``rss_mb``). A worker that fails stops
     the pool and raises ``WorkerError`` with its traceback.
     """
-    own = pool is None or (isinstance(pool, WorkerPool) and pool.workers < sp.workers)
-    runner = WorkerPool(sp.workers) if own else pool
-    todo, meta = open_chunks(out_dir, checkpoint, mcts, sp, {**runner.meta, **(meta or {})})
+    todo, meta = open_chunks(out_dir, checkpoint, mcts, sp,
+                             {**(pool.meta if pool is not None else {}), **(meta or {})})
+    needed = min(sp.workers, len(todo))
+    own = pool is None or (isinstance(pool, WorkerPool) and pool.workers < needed)
+    runner = WorkerPool(max(needed, 1)) if own else pool
     progress = PoolProgress(todo, sp, reporter, runner.label)
     try:
         if todo:
             runner.play(SelfPlayTask(checkpoint, net, mcts, sp, out_dir, meta, inference),
                         todo, progress)
+    except BaseException:
+        if own:  # a failure leaves no process of ours behind, waiting or not
+            runner.close(graceful=False)
+        raise
     finally:
         progress.close()
         if own:
