@@ -58,16 +58,18 @@ def _descend(rows, root_act, c_puct, node_n, edge_n, edge_q, prior, children, te
         node = 0
         depth = 0
         while True:
-            # numpy's promotions in mcts.select: float32 sqrt, then float64 from the int division
-            sq = np.float64(np.sqrt(np.float32(node_n[r, node])))
-            best, best_s = 0, -np.inf
-            for a in range(COLS):
-                s = np.float64(edge_q[r, node, a]) + np.float64(c_puct * prior[r, node, a]) * (
-                    sq / np.float64(1 + edge_n[r, node, a]))
-                if s > best_s:
-                    best, best_s = a, s
             if depth == 0 and root_act.size and root_act[k] >= 0:
-                best = root_act[k]
+                best = root_act[k]  # the root rule's move: no PUCT scores needed here
+            else:
+                # numpy's promotions in mcts.select: float32 sqrt, then float64 from the int
+                # division
+                sq = np.float64(np.sqrt(np.float32(node_n[r, node])))
+                best, best_s = 0, -np.inf
+                for a in range(COLS):
+                    s = np.float64(edge_q[r, node, a]) + np.float64(
+                        c_puct * prior[r, node, a]) * (sq / np.float64(1 + edge_n[r, node, a]))
+                    if s > best_s:
+                        best, best_s = a, s
             path_node[k, depth], path_act[k, depth] = node, best
             depth += 1
             child = children[r, node, best]
