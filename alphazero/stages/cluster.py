@@ -22,14 +22,12 @@ from typing import Any
 
 from alphazero.core import atomic, faults
 from alphazero.core.config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
-from alphazero.report.reporter import SILENT, Reporter
 from alphazero.stages.selfplay import chunk_games, chunk_path, play_chunks
 from alphazero.stages.workers import (
     PoolProgress,
     SelfPlayTask,
     WorkerError,
     load_evaluator,
-    run_pool,
 )
 
 GROUP_RETRIES = 3
@@ -118,15 +116,6 @@ class SelfPlayActor:
                     on_game=count,
                     on_chunk=lambda c, payload: out.append((c, payload, positions[c])))
         return out
-
-
-def run_ray_pool(address: str, checkpoint: str | None, net: NetConfig, mcts: MCTSConfig,
-                 sp: SelfPlayConfig, out_dir: str, meta: dict | None = None,
-                 reporter: Reporter = SILENT,
-                 inference: InferenceConfig = InferenceConfig()) -> dict:
-    """``workers.run_pool`` with the games played by Ray actors (``RayPool``)."""
-    return run_pool(checkpoint, net, mcts, sp, out_dir, meta, reporter, inference,
-                    pool=RayPool(address))
 
 
 class RayPool:
