@@ -13,6 +13,7 @@ from alphazero.nn.net import build_net
 from alphazero.replay.shards import DataError, read_samples
 from alphazero.rules.encoder import decode, legal_mask
 from alphazero.rules.game import State
+from alphazero.run.pipeline import _selfplay_report
 from alphazero.search.exploration import random_opening
 from alphazero.stages.selfplay import play_games
 from alphazero.stages.workers import WorkerError, WorkerPool, run_pool
@@ -126,12 +127,19 @@ def test_pool_writes_chunks_that_round_trip_and_resume(tmp_path, tiny_ckpt):
         assert s.meta["checkpoint"] == str(tiny_ckpt) and "created" in s.meta
         total += len(s)
     assert total == stats["positions"]
-    # A second run finds every chunk done and plays nothing; a lost chunk is replayed alone.
+    # A second run finds every chunk done and plays nothing, counting the CPU the chunks
+    # recorded (a killed run's work); a lost chunk is replayed alone.
     before = (out / "chunk_00001.pkl").read_bytes()
-    assert run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, SP, str(out))["games"] == 0
+    cpu = [read_samples(out / f).meta["cpu_seconds"] for f in files]
+    assert stats["resumed_cpu_seconds"] == 0 and all(c > 0 for c in cpu)
+    done = run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, SP, str(out))
+    assert done["games"] == 0 and done["resumed_cpu_seconds"] == pytest.approx(sum(cpu))
+    # ... which the pipeline's CPU count of the iteration includes.
+    assert _selfplay_report(str(out), done).pool_cpu_seconds == pytest.approx(sum(cpu))
     os.remove(out / "chunk_00002.pkl")
     again = run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, SP, str(out))
     assert again["games"] == 4 and (out / "chunk_00001.pkl").read_bytes() == before
+    assert again["resumed_cpu_seconds"] == pytest.approx(cpu[0] + cpu[1])
 
 
 def test_two_workers_play_different_games(tmp_path, tiny_ckpt):

@@ -9,7 +9,7 @@ Our shard format (one file per chunk of self-play games, ``.pkl``)::
      "root_values": float32 [n]   (optional: the root search value, same view, in [-1, 1];
                                    NaN where not recorded),
      "meta": {"checkpoint": str, "iteration": int, "sims": int, "seed": int, "games": int,
-              "created": ISO time, ...}}
+              "created": ISO time, "cpu_seconds": float (its self-play's CPU), ...}}
 
 Every file is read through ``SafeUnpickler``, which admits only the globals that numpy arrays
 need; anything else (a hostile payload) is refused before it can run. The seed blog's own

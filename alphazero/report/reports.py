@@ -34,8 +34,9 @@ class SelfPlayReport:
     mean_game_moves: float | None
     positions_per_s: float
     work: dict = field(default_factory=dict)
-    #: CPU seconds of the worker processes, which the caller's clock cannot see (not a row
-    #: field: the iteration's CPU count includes it).
+    #: CPU seconds of the worker processes, which the caller's clock cannot see, plus what the
+    #: chunks a killed run left had recorded (not a row field: the iteration's CPU count
+    #: includes it).
     pool_cpu_seconds: float = 0.0
 
     def row(self) -> dict:

@@ -399,4 +399,5 @@ def _selfplay_report(folder: str, stats: dict) -> SelfPlayReport:
     return SelfPlayReport(positions, games, round(moves / games, 2) if games else None,
                           stats["positions"] / stats["seconds"] if stats["seconds"] else 0.0,
                           work_summary(stats),
-                          stats.get("work", {}).get("process_cpu_seconds", 0.0))
+                          stats.get("work", {}).get("process_cpu_seconds", 0.0)
+                          + stats.get("resumed_cpu_seconds", 0.0))

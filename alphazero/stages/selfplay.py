@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from alphazero.core import atomic
 from alphazero.core.config import MCTSConfig, SelfPlayConfig
-from alphazero.replay.shards import Samples, now_iso, shard_bytes
+from alphazero.replay.shards import Samples, now_iso, read_samples, shard_bytes
 from alphazero.rules.encoder import encode
 from alphazero.rules.game import COLS, Boards, batch_legal, batch_play
 from alphazero.search.evaluators import Evaluate
@@ -287,14 +288,25 @@ def missing_chunks(out_dir: str, sp: SelfPlayConfig) -> list[int]:
     return [c for c in range(num_chunks(sp)) if not os.path.exists(chunk_path(out_dir, c))]
 
 
+def recorded_cpu_seconds(out_dir: str, chunks: Sequence[int]) -> float:
+    """The CPU seconds the files of ``chunks`` say their self-play took (``cpu_seconds`` in
+    each chunk's meta; 0 for files written before chunks recorded it)."""
+    return sum(float(read_samples(chunk_path(out_dir, c)).meta.get("cpu_seconds", 0.0))
+               for c in chunks)
+
+
 def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks: Sequence[int],
                 out_dir: str | None, meta: dict,
                 on_game: Callable[[GameRecord], None] | None = None,
                 on_chunk: Callable[[int, bytes], None] | None = None,
                 stats: PlayStats | None = None) -> None:
     """Play every game of ``chunks``; as soon as a chunk is complete, write its file into
-    ``out_dir`` atomically, or hand its bytes to ``on_chunk(chunk, payload)`` instead."""
+    ``out_dir`` atomically, or hand its bytes to ``on_chunk(chunk, payload)`` instead. Each
+    chunk's meta records ``cpu_seconds``, this process's CPU since the chunk before (games of
+    several chunks are in flight together), so that a run killed after writing it can still
+    count that work."""
     ids = [g for c in chunks for g in chunk_games(c, sp)]
+    mark = time.process_time()
     owner = {g: c for c in chunks for g in chunk_games(c, sp)}
     done: dict[int, list[GameRecord]] = {c: [] for c in chunks}
     for rec in play_games(evaluate, mcts, sp, ids, stats):
@@ -304,8 +316,10 @@ def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks
         done[c].append(rec)
         if len(done[c]) == len(chunk_games(c, sp)):
             recs = sorted(done.pop(c), key=lambda r: r.game_id)
+            cpu, mark = time.process_time() - mark, time.process_time()
             payload = shard_bytes(Samples.concat([r.samples for r in recs]), {
                 **meta, "chunk": c, "games": len(recs), "created": now_iso(),
+                "cpu_seconds": round(cpu, 3),
                 "results": [r.result for r in recs],
                 "game_ids": [r.game_id for r in recs],
                 "game_lengths": [len(r.samples) for r in recs],

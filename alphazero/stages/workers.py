@@ -22,7 +22,14 @@ from typing import Callable, Protocol, Sequence
 from alphazero.core import atomic
 from alphazero.core.config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
 from alphazero.report.reporter import SILENT, Reporter
-from alphazero.stages.selfplay import PlayStats, chunk_games, missing_chunks, play_chunks
+from alphazero.stages.selfplay import (
+    PlayStats,
+    chunk_games,
+    missing_chunks,
+    num_chunks,
+    play_chunks,
+    recorded_cpu_seconds,
+)
 
 
 @dataclass(frozen=True)
@@ -154,11 +161,13 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     ``{"games": played now, "positions": ..., "seconds": ..., "chunks": written now}`` plus,
     when games were played, the number of ``workers``, the inference ``backend`` and ``work``:
     the workers' summed ``work_stats`` (with the pool's ``process_cpu_seconds``, which its
-    caller's own CPU clock cannot see, and its largest ``rss_mb``). A worker that fails stops
-    the pool and raises ``WorkerError`` with its traceback.
+    caller's own CPU clock cannot see, and its largest ``rss_mb``), and always
+    ``resumed_cpu_seconds``: what the chunks found on disk recorded (a killed run's work). A
+    worker that fails stops the pool and raises ``WorkerError`` with its traceback.
     """
     todo, meta = open_chunks(out_dir, checkpoint, mcts, sp,
                              {**(pool.meta if pool is not None else {}), **(meta or {})})
+    resumed = recorded_cpu_seconds(out_dir, [c for c in range(num_chunks(sp)) if c not in todo])
     needed = min(sp.workers, len(todo))
     own = pool is None or (isinstance(pool, WorkerPool) and pool.workers < needed)
     runner = WorkerPool(max(needed, 1)) if own else pool
@@ -175,7 +184,7 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
         progress.close()
         if own:
             runner.close()
-    return progress.finish()
+    return {**progress.finish(), "resumed_cpu_seconds": resumed}
 
 
 def open_chunks(out_dir: str, checkpoint: str | None, mcts: MCTSConfig, sp: SelfPlayConfig,
