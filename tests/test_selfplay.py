@@ -131,7 +131,7 @@ def test_pool_writes_chunks_that_round_trip_and_resume(tmp_path, tiny_ckpt):
     # recorded (a killed run's work); a lost chunk is replayed alone.
     before = (out / "chunk_00001.pkl").read_bytes()
     cpu = [read_samples(out / f).meta["cpu_seconds"] for f in files]
-    assert stats["resumed_cpu_seconds"] == 0 and all(c > 0 for c in cpu)
+    assert stats["resumed_cpu_seconds"] == 0 and min(cpu) >= 0 and sum(cpu) > 0
     done = run_pool(str(tiny_ckpt), NetConfig(preset="tiny"), MCTS, SP, str(out))
     assert done["games"] == 0 and done["resumed_cpu_seconds"] == pytest.approx(sum(cpu))
     # ... which the pipeline's CPU count of the iteration includes.

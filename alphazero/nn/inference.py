@@ -12,7 +12,7 @@ handed out.
 * ``openvino``: the folded net compiled by OpenVINO (fp32), with the optional extra
   ``alphazero-c4[fast]``;
 * ``openvino-bf16``: the same at bf16 precision (checked against fp32 on all 6000 Pons
-  positions with the shipped net: values within 0.075, priors within 0.023, 13 top moves
+  positions with the shipped net: values within 0.074, priors within 0.023, 13 top moves
   changed, 224 raw-policy mistakes against fp32's 223; tests/test_evaluators.py bounds it);
 * ``fused`` and ``graphs`` (CUDA): folded, cast to bf16 once, fed uint8, value head in fp32;
   ``graphs`` replays one CUDA graph per batch bucket (``fused.py``).

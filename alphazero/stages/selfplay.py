@@ -290,9 +290,10 @@ def missing_chunks(out_dir: str, sp: SelfPlayConfig) -> list[int]:
 
 def recorded_cpu_seconds(out_dir: str, chunks: Sequence[int]) -> float:
     """The CPU seconds the files of ``chunks`` say their self-play took (``cpu_seconds`` in
-    each chunk's meta; 0 for files written before chunks recorded it)."""
-    return sum(float(read_samples(chunk_path(out_dir, c)).meta.get("cpu_seconds", 0.0))
-               for c in chunks)
+    each chunk's meta; 0 for files written before chunks recorded it, and for Ray actors'
+    chunks, since the pipeline counts no actor's CPU)."""
+    metas = [read_samples(chunk_path(out_dir, c)).meta for c in chunks]
+    return sum(float(m.get("cpu_seconds", 0.0)) for m in metas if not m.get("ray"))
 
 
 def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks: Sequence[int],
@@ -316,10 +317,11 @@ def play_chunks(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig, chunks
         done[c].append(rec)
         if len(done[c]) == len(chunk_games(c, sp)):
             recs = sorted(done.pop(c), key=lambda r: r.game_id)
-            cpu, mark = time.process_time() - mark, time.process_time()
+            now = time.process_time()
+            cpu, mark = now - mark, now
             payload = shard_bytes(Samples.concat([r.samples for r in recs]), {
                 **meta, "chunk": c, "games": len(recs), "created": now_iso(),
-                "cpu_seconds": round(cpu, 3),
+                "cpu_seconds": round(cpu, 6),
                 "results": [r.result for r in recs],
                 "game_ids": [r.game_id for r in recs],
                 "game_lengths": [len(r.samples) for r in recs],
