@@ -6,7 +6,8 @@
 Draws, from the run's metrics.jsonl, the best net's raw-policy mistakes on the fifth of Pons'
 positions the pipeline scores each iteration, and from the evaluations in EVALS_DIR (one
 ``alphazero evaluate --checkpoint CKPT --positions --sims 600 --json`` output per file, named
-``iter_XXXX.json`` after the iteration whose best net it measured) the raw policy on all 6000
+``iter_XXXX.json`` after the iteration whose best net it measured, or ``candidate_XXXX.json``
+after the iteration whose candidate it measured) the raw policy on all 6000
 positions and the 600-simulation search on the three hard sets, with AlphaZero.jl's levels in
 the legend. Writes OUT_cpu.svg and OUT_positions.svg (matplotlib, the plots extra).
 """
@@ -33,8 +34,10 @@ HARD = {"Test_L1_R2": "~2", "Test_L2_R2": "~2.7", "Test_L1_R3": "~7"}
 def evaluations(folder: str) -> dict[int, dict]:
     """iteration -> the evaluation's JSON (the last line of each file)."""
     out = {}
-    for path in glob.glob(os.path.join(folder, "iter_*.json")):
-        it = int(re.search(r"iter_(\d+)", path).group(1))
+    for path in glob.glob(os.path.join(folder, "*.json")):
+        if not (m := re.fullmatch(r"(?:iter|candidate)_(\d+)\.json", os.path.basename(path))):
+            continue
+        it = int(m.group(1))
         with open(path, encoding="utf-8") as fh:
             out[it] = json.loads(fh.read().strip().splitlines()[-1])
     return dict(sorted(out.items()))
