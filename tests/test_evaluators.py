@@ -228,7 +228,8 @@ def test_auto_takes_bf16_only_where_the_cpu_has_it_natively(monkeypatch, tmp_pat
 
 def test_bf16_stays_within_its_measured_bounds_on_the_shipped_net():
     # Measured over all 6000 Pons positions (the shipped net, openvino-bf16 against openvino):
-    # values within 0.074, priors within 0.023, 13 top moves changed, 223 (fp32) and 224 (bf16) mistakes
+    # values within 0.074, priors within 0.023, 13 top moves changed, 223 (fp32) and 224
+    # (bf16) mistakes
     # (scripts/int8_check.py; leg 9's iteration 58, shipped before: 0.055, 0.024, 26, 313 each).
     if "openvino" not in available_backends(torch.device("cpu")):
         pytest.skip("openvino is not installed here")

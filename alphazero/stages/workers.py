@@ -167,7 +167,8 @@ def run_pool(checkpoint: str | None, net: NetConfig, mcts: MCTSConfig, sp: SelfP
     """
     todo, meta = open_chunks(out_dir, checkpoint, mcts, sp,
                              {**(pool.meta if pool is not None else {}), **(meta or {})})
-    resumed = recorded_cpu_seconds(out_dir, [c for c in range(num_chunks(sp)) if c not in todo])
+    on_disk = sorted(set(range(num_chunks(sp))) - set(todo))  # a killed run's chunks
+    resumed = recorded_cpu_seconds(out_dir, on_disk)
     needed = min(sp.workers, len(todo))
     own = pool is None or (isinstance(pool, WorkerPool) and pool.workers < needed)
     runner = WorkerPool(max(needed, 1)) if own else pool
