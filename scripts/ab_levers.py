@@ -104,6 +104,13 @@ EXPERIMENTS = {
         "fresh": (["mcts.reuse_noised_root=false"],
                   "a noised root is searched afresh: every visit made under the noise"),
     },
+    # From scratch at equal CPU: does the wider trunk, clearly ahead at equal data, pay for
+    # its 3.3x cost per iteration? Iteration counts chosen so both arms use about the same CPU.
+    "width": {
+        "small": ([], "configs/default.yaml as it is: 5 blocks x 64 channels", 30),
+        "wide": (["net.channels=128"], "5 blocks x 128 channels (about 3.3x the CPU per "
+                 "iteration: self-play inference 3.7x, training 3.1x)", 10),
+    },
 }
 
 #: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm
