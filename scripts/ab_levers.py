@@ -107,9 +107,16 @@ EXPERIMENTS = {
     # From scratch at equal CPU: does the wider trunk, clearly ahead at equal data, pay for
     # its 3.3x cost per iteration? Iteration counts chosen so both arms use about the same CPU.
     "width": {
-        "small": ([], "configs/default.yaml as it is: 5 blocks x 64 channels", 30),
+        "small": ([], "configs/default.yaml as it is: 5 blocks x 64 channels", 24),
         "wide": (["net.channels=128"], "5 blocks x 128 channels (about 3.3x the CPU per "
-                 "iteration: self-play inference 3.7x, training 3.1x)", 10),
+                 "iteration: self-play inference 3.7x, training 3.1x)", 8),
+    },
+    # From scratch: KataGo's forced playouts with policy-target pruning at the noised roots.
+    "forced": {
+        "baseline": ([], "configs/default.yaml as it is (Dirichlet noise steers PUCT only)"),
+        "forced": (["mcts.forced_playouts=2"],
+                   "forced playouts: every noised root move gets sqrt(2 P N) visits, which the "
+                   "policy target and the move drawn leave out again (KataGo's k = 2)"),
     },
 }
 

@@ -84,3 +84,15 @@ def test_same_trees_when_a_searcher_reuses_them():
         a, b = (p(Boards.from_states([state])) for p in players)
         assert_same_trees(a.tree, b.tree)
         state = state.play(col)
+
+
+def test_same_trees_as_numpy_under_forced_playouts():
+    """Forced playouts pick root moves in Python for both steps: the same trees and targets."""
+    states = [State.from_moves(m) for m in ("", "4", "445566", "334455")]
+    boards = Boards.from_states(states)
+    noise = dirichlet_noise(batch_legal(boards.mask), 1.0,
+                            [np.random.default_rng(i) for i in range(len(states))])
+    a, b = (search(boards, hashed_evaluator, dataclasses.replace(c, forced_playouts=2.0),
+                   root_noise=noise) for c in (COMPILED, NUMPY))
+    assert_same_trees(a.tree, b.tree)
+    assert np.array_equal(a.policy, b.policy) and np.array_equal(a.move, b.move)

@@ -1,5 +1,7 @@
 """Batched PUCT search, with fake evaluators and solver-labelled ground truth."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -216,3 +218,59 @@ def test_gumbel_policy_target_is_softmax_of_logits_plus_sigma_q():
     # The move played (no noise) is the best of the final two by the same score.
     assert res.move[0] == np.argmax(np.where(res.visits[0] == res.visits[0].max(), logits,
                                              -np.inf))
+
+
+def one_good_column_evaluator(boards: Boards):
+    """Priors peaked on column 4 (index 3); the side to move is lost (-0.8) when the
+    opponent holds the bottom of column 4, and ahead (0.8) otherwise, at any depth."""
+    priors = np.full((len(boards), 7), 0.01, np.float32)
+    priors[:, 3] = 0.94
+    bottom = np.uint64(1 << 21)
+    theirs = ((boards.mask & ~boards.own) & bottom) != 0
+    return priors, np.where(theirs, -0.8, 0.8).astype(np.float32)
+
+
+FORCED = MCTSConfig(num_simulations=200, forced_playouts=2.0)
+
+
+def noised_root_search(cfg, seed=0):
+    boards = Boards.from_states([State.from_moves("")])
+    noise = dirichlet_noise(np.ones((1, 7), bool), 1.0, [np.random.default_rng(seed)])
+    return search(boards, one_good_column_evaluator, cfg, root_noise=noise)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_forced_playouts_give_every_noised_root_move_its_share(seed):
+    """Every root move gets about sqrt(k * P * N) visits (P with the noise), which plain PUCT
+    does not give the moves it values badly."""
+    forced, plain = (noised_root_search(c, seed)
+                     for c in (FORCED, dataclasses.replace(FORCED, forced_playouts=0.0)))
+    share = np.floor(np.sqrt(2.0 * forced.prior[0] * 200)) - 1
+    assert (forced.visits[0] >= share).all(), (forced.visits[0], share)
+    assert (plain.visits[0] < share).any(), (plain.visits[0], share)
+    assert forced.visits[0].sum() == 200
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_policy_target_pruning_takes_the_forced_visits_out(seed):
+    """The target keeps the best move's visits and takes the forced ones out of the others:
+    what is left of a bad move is no more than plain PUCT gave it, and none is added."""
+    res = noised_root_search(FORCED, seed)
+    plain = noised_root_search(dataclasses.replace(FORCED, forced_playouts=0.0), seed)
+    visits, policy = res.visits[0], res.policy[0]
+    assert policy.sum() == pytest.approx(1.0)
+    assert policy.argmax() == visits.argmax() == 3
+    kept = policy * visits[3] / policy[3]  # the pruned counts behind the target
+    assert (kept <= visits + 1e-3).all()
+    bad = np.arange(7) != 3
+    assert visits[bad].sum() >= 12  # looked at ...
+    assert (kept[bad] <= plain.visits[0][bad] + 1e-3).all()  # ... then taken out again
+    assert kept[bad].sum() <= visits[bad].sum() / 4
+
+
+def test_forced_playouts_leave_unnoised_searches_alone():
+    """Arena and play (no root noise) search exactly as without the switch."""
+    boards = Boards.from_states([State.from_moves(m) for m in ("", "4453", "121212")])
+    a, b = (search(boards, hashed_evaluator, c)
+            for c in (FORCED, dataclasses.replace(FORCED, forced_playouts=0.0)))
+    assert np.array_equal(a.visits, b.visits) and np.array_equal(a.policy, b.policy)

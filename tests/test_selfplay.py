@@ -345,3 +345,15 @@ def test_exactly_the_first_temperature_moves_are_sampled():
     assert not all(greedy_at[k - 1])
     for ply in range(k, k + 6):
         assert all(greedy_at[ply]), ply
+
+
+def test_forced_playouts_never_play_a_pruned_move():
+    """With forced playouts the move is drawn from the pruned target: every move played (at
+    temperature 1 throughout) has target mass, though forced looks went to the others."""
+    from .test_mcts import one_good_column_evaluator
+    mcts = MCTSConfig(num_simulations=64, forced_playouts=2.0, reuse_tree=False)
+    sp = SelfPlayConfig(parallel_games=8, temperature_moves=42, seed=1)
+    games = list(play_games(one_good_column_evaluator, mcts, sp, range(8)))
+    played = [g.samples.policies[k, col] for g in games for k, col in enumerate(g.moves)]
+    assert min(played) > 0
+    assert sum(int((g.samples.policies == 0).sum()) for g in games) > len(played)

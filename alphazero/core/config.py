@@ -150,6 +150,11 @@ class MCTSConfig:
                                       "noise keeps its subtree's visits too (false: it is "
                                       "searched afresh, so every visit is made under the noise; "
                                       "its positions mostly come from the cache)")
+    forced_playouts: float = F(0.0, "KataGo's forced playouts and policy-target pruning at "
+                                     "noised roots (self-play): every root move gets at least "
+                                     "sqrt(k * P * N) visits, which the policy target and the "
+                                     "move drawn then leave out again; k (KataGo: 2), 0 = off; "
+                                     "puct only")
     compiled: bool = F(True, "run each simulation's tree step compiled with numba when it is "
                              "installed (alphazero-c4[fast]; the same trees as numpy, several "
                              "times cheaper; under Gumbel roots too); false = always numpy")
@@ -170,6 +175,12 @@ class MCTSConfig:
         if self.root_selection not in ("puct", "gumbel"):
             raise ConfigError(f"{prefix}.root_selection: {self.root_selection!r} is not puct or "
                               "gumbel")
+        if self.forced_playouts < 0:
+            raise ConfigError(f"{prefix}.forced_playouts: must be >= 0 (0 = off), "
+                              f"got {self.forced_playouts}")
+        if self.forced_playouts > 0 and self.root_selection != "puct":
+            raise ConfigError(f"{prefix}.forced_playouts: needs root_selection puct (Gumbel "
+                              "roots have no Dirichlet noise to force); set it to 0")
         if self.gumbel_considered < 1:
             raise ConfigError(f"{prefix}.gumbel_considered: use at least 1")
         if self.gumbel_c_visit < 0 or self.gumbel_c_scale <= 0:

@@ -7,7 +7,9 @@
   the root's edge Q ``[B, 7]``.
 
 ``PuctRoot`` is AlphaZero's: Dirichlet noise mixed into the priors, PUCT at the root as below
-it, the visit distribution as target, the most visited move to play. ``GumbelRoot`` is Gumbel
+it, the visit distribution as target, the most visited move to play; with ``forced_playouts``
+it adds KataGo's forced playouts and policy-target pruning at noised roots (Wu, "Accelerating
+Self-Play Learning in Go", 2019, section 3.1). ``GumbelRoot`` is Gumbel
 sequential halving (Danihelka et al., "Policy improvement by planning with Gumbel", ICLR 2022):
 the root samples ``m`` actions without replacement by Gumbel-top-k on the prior logits, splits
 the budget over phases that halve the candidates, and ranks them by ``g + logits + sigma(q)``;
@@ -49,6 +51,9 @@ def root_rule(cfg: MCTSConfig, sims: int, root_noise: np.ndarray | None,
     """The rule ``cfg.root_selection`` names, with this search's noise (see ``mcts.search``)."""
     if cfg.root_selection == "gumbel":
         return GumbelRoot(cfg, sims, gumbel)
+    if root_noise is not None and cfg.forced_playouts > 0 and cfg.dirichlet_fraction > 0:
+        return ForcedPuctRoot(cfg.dirichlet_fraction, root_noise, cfg.forced_playouts,
+                              cfg.c_puct)
     return PuctRoot(cfg.dirichlet_fraction, root_noise)
 
 
@@ -82,6 +87,52 @@ class PuctRoot:
         visits = tree.edge_n[:, ROOT]
         policy = (visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)).astype(np.float32)
         return policy, most_visited(visits, q)
+
+
+class ForcedPuctRoot(PuctRoot):
+    """A noised PUCT root with forced playouts and policy-target pruning (KataGo).
+
+    Every root move c with prior P(c) (noise included) is searched at least
+    ``sqrt(k * P(c) * N)`` times, N the root's visits so far, so the noise's picks get a real
+    look. The target then takes those visits back out: from every move but the most visited
+    c*, up to that many visits are removed as long as its PUCT score stays below c*'s, and a
+    move left with one visit or none gets zero. The move drawn in self-play uses the same
+    pruned counts (``finish``'s policy), so a forced look does not become a move played.
+    """
+
+    picks = True
+
+    def __init__(self, fraction: float, noise: np.ndarray, k: float, c_puct: float):
+        super().__init__(fraction, noise)
+        self.k, self.c_puct = k, c_puct
+
+    def pick(self, tree: Tree, rows: np.ndarray, sim: int, act: np.ndarray) -> np.ndarray:
+        n = tree.edge_n[rows, ROOT]
+        deficit = self._forced(tree.prior[rows, ROOT], n.sum(axis=1, keepdims=True)) - n
+        return np.where((deficit > 0).any(axis=1), deficit.argmax(axis=1), act)
+
+    def finish(self, tree: Tree, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = tree.edge_n[:, ROOT].astype(np.float64)
+        prior = tree.prior[:, ROOT].astype(np.float64)
+        best = most_visited(n, q)
+        rows = np.arange(len(n))
+        q0 = np.nan_to_num(q, nan=-1.0).astype(np.float64)
+        explore = self.c_puct * prior * np.sqrt(tree.node_n[:, ROOT].astype(np.float64))[:, None]
+        puct_best = (q0 + explore / (1 + n))[rows, best]
+        # The fewest visits that keep c's PUCT score below c*'s: 1 + n' >= explore / gap.
+        gap = puct_best[:, None] - q0
+        floor = np.where(gap > 0, np.ceil(explore / np.maximum(gap, 1e-12) - 1), n)
+        kept = np.clip(np.maximum(n - np.floor(self._forced(prior, n.sum(axis=1,
+                                                                          keepdims=True))),
+                                  floor), 0, n)
+        kept[kept <= 1] = 0
+        kept[rows, best] = n[rows, best]
+        policy = (kept / kept.sum(axis=1, keepdims=True)).astype(np.float32)
+        return policy, best
+
+    def _forced(self, prior: np.ndarray, total: np.ndarray) -> np.ndarray:
+        """Forced visits sqrt(k * P * N): prior [k, 7], total [k, 1] -> float [k, 7]."""
+        return np.sqrt(self.k * prior * total)
 
 
 @functools.lru_cache(maxsize=256)

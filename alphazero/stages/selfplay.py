@@ -194,7 +194,9 @@ def play_games(evaluate: Evaluate, mcts: MCTSConfig, sp: SelfPlayConfig,
         full_search = _full_searches(act_rngs, sp)
         visits, policy, chosen, root_value, searched = _search_split(
             boards, evaluate, mcts, sp, act_rngs, full_search, tree, stats)
-        cols = _moves(visits, chosen, [games.hist[s].ply for s in live], act_rngs, mcts, sp)
+        # Forced playouts: the move is drawn from the pruned target, not the forced visits.
+        counts = policy if mcts.forced_playouts > 0 else visits
+        cols = _moves(counts, chosen, [games.hist[s].ply for s in live], act_rngs, mcts, sp)
         new_own, new_mask, won, full_board = batch_play(boards.own, boards.mask, cols)
         next_live, next_rows, next_nodes = [], [], []
         for j, s in enumerate(live):
@@ -255,8 +257,9 @@ def _full_searches(rngs: list[np.random.Generator], sp: SelfPlayConfig) -> np.nd
 
 def _moves(visits: np.ndarray, chosen: np.ndarray, played: list[int],
            rngs: list[np.random.Generator], mcts: MCTSConfig, sp: SelfPlayConfig) -> np.ndarray:
-    """The columns played [B]: Gumbel's winners, or a draw from the visit counts [B, 7] at
-    the temperature of each game's move number (``played``: moves so far)."""
+    """The columns played [B]: Gumbel's winners, or a draw from the visit counts [B, 7] (or
+    any distribution proportional to them) at the temperature of each game's move number
+    (``played``: moves so far)."""
     if mcts.root_selection == "gumbel":
         return chosen
     temps = np.where(np.array(played) < sp.temperature_moves, sp.temperature_high,
