@@ -262,6 +262,24 @@ def test_games_after_random_openings_record_only_searched_moves_with_true_result
     assert again == {g.game_id: g.moves for g in games}
 
 
+def test_random_opening_share_starts_the_rest_from_the_empty_board():
+    """A share of the games gets its random opening, the rest start from the empty board; the
+    default share (all) leaves the games exactly as they were."""
+    base = {**SP.__dict__, "random_opening_moves": 8}
+
+    def openings(**kw):
+        sp = SelfPlayConfig(**{**base, **kw})
+        return {g.game_id: len(g.moves) - len(g.samples)
+                for g in play_games(hashed_evaluator, MCTSConfig(num_simulations=4), sp,
+                                    range(60))}
+    every, half, none = openings(), openings(random_opening_share=0.5), openings(
+        random_opening_share=0.0)
+    assert set(none.values()) == {0}
+    assert 0.3 < sum(n > 0 for n in half.values()) / 60 < 0.7 < sum(
+        n > 0 for n in every.values()) / 60
+    assert every == openings(random_opening_share=1.0)
+
+
 def _games_by_id(folder) -> dict:
     """Every recorded game of a self-play folder: id -> (states, policies, z, q)."""
     games = {}

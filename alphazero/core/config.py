@@ -215,6 +215,10 @@ class SelfPlayConfig:
                                      "per game from 0..this (none that ends the game; not "
                                      "searched, not recorded): positions the net's own "
                                      "openings never reach. 0 = off")
+    random_opening_share: float = F(1.0, "share of games that get a random opening (when "
+                                         "random_opening_moves > 0); the others start from "
+                                         "the empty board, the line that strong play and "
+                                         "the solver's first move walk")
     seed: int = F(0, "run seed; every game draws from its own stream derived from it")
     device: str = F("auto", "where workers evaluate the net: auto (CUDA if present), cpu, cuda")
 
@@ -235,6 +239,9 @@ class SelfPlayConfig:
         if not 0 <= self.random_opening_moves <= MAX_RANDOM_OPENING:
             raise ConfigError(f"{prefix}.random_opening_moves: {self.random_opening_moves} is out "
                               f"of range; use 0 (off) to {MAX_RANDOM_OPENING}")
+        if not 0 <= self.random_opening_share <= 1:
+            raise ConfigError(f"{prefix}.random_opening_share: must be in [0, 1], got "
+                              f"{self.random_opening_share}")
         _check_device(self.device, f"{prefix}.device")
 
     def warnings(self, prefix: str = "selfplay") -> list[str]:

@@ -242,7 +242,12 @@ class _Slots:
             return False
         self.gid[s] = self.pending.pop()
         self.rngs[s] = game_rng(self.sp.seed, self.gid[s])
-        opening, state = random_opening(self.rngs[s], self.sp.random_opening_moves)
+        most = self.sp.random_opening_moves
+        # Drawn only when asked for, so games without it keep their streams.
+        if most and self.sp.random_opening_share < 1 and \
+                self.rngs[s].random() >= self.sp.random_opening_share:
+            most = 0
+        opening, state = random_opening(self.rngs[s], most)
         self.own[s], self.mask[s] = state.own, state.mask
         self.hist[s] = GameHistory(opening=opening)
         return True
