@@ -118,6 +118,15 @@ EXPERIMENTS = {
                    "forced playouts: every noised root move gets sqrt(2 P N) visits, which the "
                    "policy target and the move drawn leave out again (KataGo's k = 2)"),
     },
+    # From scratch: a share of the games from drawn positions (the solver picks the starts;
+    # the net plays them out), against random openings alone.
+    "drawn": {
+        "openings": (["selfplay.random_opening_moves=10"],
+                     "every game starts after 0-10 uniformly random moves"),
+        "drawn": (["selfplay.random_opening_moves=10", "selfplay.drawn_start_share=0.25"],
+                  "as openings, but a quarter of the games start from a random opening the "
+                  "solver calls a draw (about 1 in 8 random openings is one)"),
+    },
 }
 
 #: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm

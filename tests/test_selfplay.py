@@ -1,5 +1,6 @@
 """Self-play samples against the rules, dataset files, reproducibility and the worker pool."""
 
+import dataclasses
 import os
 import pickle
 
@@ -14,8 +15,9 @@ from alphazero.replay.shards import DataError, read_samples
 from alphazero.rules.encoder import decode, legal_mask
 from alphazero.rules.game import State
 from alphazero.run.pipeline import _selfplay_report
-from alphazero.search.exploration import random_opening
-from alphazero.stages.selfplay import play_games
+from alphazero.rules import solver
+from alphazero.search.exploration import drawn_opening, random_opening
+from alphazero.stages.selfplay import check_solver, play_games
 from alphazero.stages.workers import WorkerError, WorkerPool, run_pool
 
 from .fakes import CountingEvaluator, hashed_evaluator
@@ -278,6 +280,49 @@ def test_random_opening_share_starts_the_rest_from_the_empty_board():
     assert 0.3 < sum(n > 0 for n in half.values()) / 60 < 0.7 < sum(
         n > 0 for n in every.values()) / 60
     assert every == openings(random_opening_share=1.0)
+
+
+def test_drawn_opening_takes_the_first_opening_the_test_accepts():
+    def balanced(state):  # a stand-in for the solver: both sides have as many stones
+        return state.ply > 0 and state.ply % 2 == 0
+    a = drawn_opening(np.random.default_rng(3), 8, balanced)
+    assert a[0] and balanced(a[1]) and a[1] == State().play_moves("".join(
+        str(c + 1) for c in a[0]))
+    assert drawn_opening(np.random.default_rng(3), 8, balanced) == a
+    moves, _ = drawn_opening(np.random.default_rng(3), 8, lambda s: False, tries=5)
+    assert len(moves) <= 8  # none accepted: the last one drawn
+
+
+@pytest.mark.skipif(not solver.available(), reason="solver extra not installed")
+def test_drawn_starts_are_draws_under_perfect_play():
+    """With drawn_start_share 1 every game starts where the solver says draw (a share of the
+    random openings, about 1 in 8 of them); the rest of the game is the net's own."""
+    sp = SelfPlayConfig(**{**SP.__dict__, "random_opening_moves": 10,
+                           "drawn_start_share": 1.0})
+    games = list(play_games(hashed_evaluator, MCTSConfig(num_simulations=4), sp, range(6)))
+    for g in games:
+        opening = g.moves[:len(g.moves) - len(g.samples)]
+        assert opening and solver.is_draw(State().play_moves("".join(str(c + 1)
+                                                                      for c in opening)))
+
+
+def test_drawn_starts_need_random_openings_and_the_solver(monkeypatch):
+    from alphazero.core.config import Config, ConfigError
+
+    with pytest.raises(ConfigError, match="random_opening_moves"):
+        SelfPlayConfig(drawn_start_share=0.5).validate()
+
+    def missing():
+        raise solver.SolverUnavailable("the perfect solver needs the solver extra")
+    monkeypatch.setattr(solver, "_agent", missing)
+    cfg = Config()
+    check_solver(cfg)  # not asked for: fine without the solver
+    drawn = dataclasses.replace(cfg, selfplay=dataclasses.replace(
+        cfg.selfplay, random_opening_moves=10, drawn_start_share=0.25))
+    with pytest.raises(solver.SolverUnavailable, match="solver extra"):
+        check_solver(drawn)
+    with pytest.raises(solver.SolverUnavailable):
+        check_solver(dataclasses.replace(cfg, schedule={"selfplay.drawn_start_share": {5: 0.2}}))
 
 
 def _games_by_id(folder) -> dict:

@@ -219,6 +219,11 @@ class SelfPlayConfig:
                                          "random_opening_moves > 0); the others start from "
                                          "the empty board, the line that strong play and "
                                          "the solver's first move walk")
+    drawn_start_share: float = F(0.0, "share of games that start from a random opening (as "
+                                      "random_opening_moves) the perfect solver calls a "
+                                      "draw: the positions strong self-play seldom reaches. "
+                                      "Needs the solver extra; uses perfect knowledge for the "
+                                      "starts only. 0 = off")
     seed: int = F(0, "run seed; every game draws from its own stream derived from it")
     device: str = F("auto", "where workers evaluate the net: auto (CUDA if present), cpu, cuda")
 
@@ -242,6 +247,12 @@ class SelfPlayConfig:
         if not 0 <= self.random_opening_share <= 1:
             raise ConfigError(f"{prefix}.random_opening_share: must be in [0, 1], got "
                               f"{self.random_opening_share}")
+        if not 0 <= self.drawn_start_share <= 1:
+            raise ConfigError(f"{prefix}.drawn_start_share: must be in [0, 1], got "
+                              f"{self.drawn_start_share}")
+        if self.drawn_start_share > 0 and not self.random_opening_moves:
+            raise ConfigError(f"{prefix}.drawn_start_share: drawn starts are random openings; "
+                              f"set {prefix}.random_opening_moves (e.g. 10) too")
         _check_device(self.device, f"{prefix}.device")
 
     def warnings(self, prefix: str = "selfplay") -> list[str]:

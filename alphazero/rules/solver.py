@@ -27,10 +27,15 @@ def _agent() -> Any:
     return bitbully.BitBully()
 
 
+def require() -> None:
+    """Raise ``SolverUnavailable`` (its message names the fix) unless the extra is installed."""
+    _agent()
+
+
 def available() -> bool:
     """True when the solver extra is installed."""
     try:
-        _agent()
+        require()
     except SolverUnavailable:
         return False
     return True
@@ -39,14 +44,20 @@ def available() -> bool:
 def scores(state: State) -> list[int | None]:
     """The perfect score of every column of ``state`` (None where the column is full); the
     game must not be over. Raises ``SolverUnavailable`` without the extra."""
+    agent = _agent()
     import bitbully
 
     if state.is_terminal():
         raise ValueError("the game is over: there is nothing to solve")
     board = bitbully.Board.from_array(
         [[state.cell(r, c) for c in range(COLS)] for r in range(ROWS - 1, -1, -1)])
-    by_col = _agent().score_all_moves(board)
+    by_col = agent.score_all_moves(board)
     return [by_col.get(c) if state.is_legal(c) else None for c in range(COLS)]
+
+
+def is_draw(state: State) -> bool:
+    """True when ``state`` (game not over) is a draw under perfect play."""
+    return max(s for s in scores(state) if s is not None) == 0
 
 
 def verdict(score: int, ply: int) -> dict:

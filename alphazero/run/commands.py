@@ -72,6 +72,7 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     from alphazero.nn import checkpoint
     from alphazero.nn.net import select_device
     from alphazero.search.mcts import tree_step
+    from alphazero.stages.selfplay import check_solver
     from alphazero.stages.workers import run_pool, work_summary
 
     cfg = config_of(args, {
@@ -81,6 +82,7 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     select_device(cfg.selfplay.device)
     if args.checkpoint is not None:
         checkpoint.load(args.checkpoint)  # a bad file fails here, in one line, not in a worker
+    check_solver(cfg)
     _check_out_folder(args.out, args.checkpoint, cfg)
     for warning in cfg.selfplay.warnings():  # stdout, as the pipeline's: stderr is for errors
         print(f"warning: {warning}")
@@ -165,12 +167,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from alphazero.run.pipeline import create_run, open_run, run
+    from alphazero.stages.selfplay import check_solver
 
     if args.resume:
         if args.init_from:
             raise UserError("--init-from starts a new run; a resumed run keeps its own nets "
                             "(drop --init-from, or start a new --run-dir with --config)")
-        open_run(args.resume, args.set or [])  # validates and saves any --set
+        cfg = open_run(args.resume, args.set or [])  # validates and saves any --set
+        check_solver(cfg)
         run_dir = args.resume
     else:
         if not args.config:
@@ -179,6 +183,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         cfg = config_of(args)
         run_dir = args.run_dir or os.path.join(
             "runs", os.path.splitext(os.path.basename(args.config))[0])
+        check_solver(cfg)
         if not create_run(run_dir, cfg, init_from=args.init_from):
             print(f"pipeline: {run_dir} already holds this run; resuming it")
     run(run_dir, console=console_of(args), ray_address=args.ray)

@@ -6,7 +6,7 @@ play, evaluation) uses none of them.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -78,4 +78,15 @@ def random_opening(rng: np.random.Generator, max_moves: int) -> tuple[list[int],
         col = list(open_after)[int(rng.integers(len(open_after)))]
         state = open_after[col]
         moves.append(col)
+    return moves, state
+
+
+def drawn_opening(rng: np.random.Generator, max_moves: int, is_draw: Callable[[State], bool],
+                  tries: int = 64) -> tuple[list[int], State]:
+    """A random opening (``random_opening``'s) that ``is_draw`` accepts; after ``tries``
+    openings without one, the last drawn. Deterministic given ``rng`` and ``is_draw``."""
+    for _ in range(tries):
+        moves, state = random_opening(rng, max_moves)
+        if moves and is_draw(state):
+            break
     return moves, state

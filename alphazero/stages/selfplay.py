@@ -22,14 +22,16 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from alphazero.core import atomic
-from alphazero.core.config import MCTSConfig, SelfPlayConfig
+from alphazero.core.config import Config, MCTSConfig, SelfPlayConfig
 from alphazero.replay.shards import Samples, now_iso, read_samples, shard_bytes
 from alphazero.rules.encoder import encode
-from alphazero.rules.game import COLS, Boards, batch_legal, batch_play
+from alphazero.rules import solver
+from alphazero.rules.game import COLS, Boards, State, batch_legal, batch_play
 from alphazero.search.evaluators import Evaluate
 from alphazero.search.exploration import (
     apply_temperature,
     dirichlet_noise,
+    drawn_opening,
     gumbel_noise,
     random_opening,
     sample_moves,
@@ -242,15 +244,29 @@ class _Slots:
             return False
         self.gid[s] = self.pending.pop()
         self.rngs[s] = game_rng(self.sp.seed, self.gid[s])
-        most = self.sp.random_opening_moves
-        # Drawn only when asked for, so games without it keep their streams.
-        if most and self.sp.random_opening_share < 1 and \
-                self.rngs[s].random() >= self.sp.random_opening_share:
-            most = 0
-        opening, state = random_opening(self.rngs[s], most)
+        opening, state = self._opening(self.rngs[s])
         self.own[s], self.mask[s] = state.own, state.mask
         self.hist[s] = GameHistory(opening=opening)
         return True
+
+    def _opening(self, rng: np.random.Generator) -> tuple[list[int], State]:
+        """A game's start: a drawn start (share ``drawn_start_share``), a random opening
+        (share ``random_opening_share``) or the empty board. The shares are drawn only when
+        asked for, so games without them keep their streams."""
+        sp, most = self.sp, self.sp.random_opening_moves
+        if most and sp.drawn_start_share > 0 and rng.random() < sp.drawn_start_share:
+            return drawn_opening(rng, most, solver.is_draw)
+        if most and sp.random_opening_share < 1 and rng.random() >= sp.random_opening_share:
+            most = 0
+        return random_opening(rng, most)
+
+
+def check_solver(cfg: Config) -> None:
+    """Raise ``SolverUnavailable`` (its message names the fix) when ``cfg`` asks for drawn
+    starts, now or by its schedule, and the solver extra is missing; callers check before
+    they write anything."""
+    if cfg.selfplay.drawn_start_share > 0 or "selfplay.drawn_start_share" in cfg.schedule:
+        solver.require()
 
 
 def _full_searches(rngs: list[np.random.Generator], sp: SelfPlayConfig) -> np.ndarray:
