@@ -1,7 +1,7 @@
 """A/B of training choices on the learning curve: several seeds per arm, same base config.
 
     python scripts/ab_levers.py run --experiment NAME [--seeds 3] [--iterations N] [--only ARM ...]
-    python scripts/ab_levers.py report --experiment NAME [--out docs/NAME.svg]
+    python scripts/ab_levers.py report --experiment NAME [--out docs/NAME.svg] [--breadth N]
 
 Every arm is a base config (configs/default.yaml, from scratch; or, for an experiment in
 ``WARM_STARTS``, a shipped net's config warm-started from that net, both as a given commit
@@ -218,6 +218,47 @@ def policy_mistakes(run_dir: str) -> dict[int, float]:
     return cache
 
 
+def final_breadth(run_dir: str, starts: int, seed: int = 1) -> dict:
+    """The last candidate's raw policy (no search) from ``starts`` won and ``starts`` drawn
+    random-opening starts against the solver (``alphazero evaluate --breadth``), cached
+    beside the run in breadth_policy.json; needs the solver extra."""
+    from alphazero.nn import checkpoint
+    from alphazero.nn.inference import make_evaluator
+    from alphazero.stages.arena import PolicyPlayer
+    from alphazero.stages.breadth import measure
+
+    last = sorted(glob.glob(os.path.join(run_dir, "candidates", "iter_*.pt")))[-1]
+    key = f"{os.path.basename(last)} {starts} starts, seed {seed}"
+    cache_path = os.path.join(run_dir, "breadth_policy.json")
+    cache = {}
+    if os.path.exists(cache_path):
+        with open(cache_path, encoding="utf-8") as fh:
+            cache = json.load(fh)
+    if key not in cache:
+        player = PolicyPlayer(make_evaluator(checkpoint.load(last).net))
+        cache[key] = measure(player, starts, seed).as_dict()
+        with open(cache_path, "w", encoding="utf-8") as fh:
+            json.dump(cache, fh, indent=1)
+    return cache[key]
+
+
+def breadth_table(experiment: str, arms: list[str], starts: int) -> dict:
+    """Per arm: won starts kept and drawn starts held by each seed's last candidate."""
+    print(f"\n| arm | won starts kept (of {starts}), per seed | mean | drawn starts held "
+          f"(of {starts}), per seed | mean |")
+    print("|---|---|---|---|---|")
+    out = {}
+    for arm in arms:
+        runs = sorted(glob.glob(os.path.join(ROOT, "runs", "ab", experiment, arm, "seed*")))
+        got = [final_breadth(r, starts) for r in runs]
+        won = [g["won"]["kept"] for g in got]
+        held = [g["drawn"]["kept"] for g in got]
+        out[arm] = {"won_kept": won, "drawn_held": held}
+        print(f"| {arm} | {' / '.join(map(str, won))} | {np.mean(won):.1f} | "
+              f"{' / '.join(map(str, held))} | {np.mean(held):.1f} |")
+    return out
+
+
 def seed_curves(experiment: str, arm: str) -> list[list[dict]]:
     """Per finished seed of an arm: per iteration, the mistake rate, cumulative CPU minutes
     and positions, and the trunk weight norm."""
@@ -248,7 +289,7 @@ def last3_within(curve: list[dict], cpu_minutes: float) -> float:
     return float(np.mean((inside or [curve[0]["mistakes"]])[-3:]))
 
 
-def report(experiment: str, out: str) -> None:
+def report(experiment: str, out: str, breadth: int = 0) -> None:
     arms = {arm: spec for arm, spec in EXPERIMENTS[experiment].items()
             if seed_curves(experiment, arm)}
     if not arms:
@@ -294,6 +335,9 @@ def report(experiment: str, out: str) -> None:
               f"{np.mean(finals):.1f} ({min(finals):.1f}-{max(finals):.1f}) | "
               f"{np.mean(at_budget):.1f} ({min(at_budget):.1f}-{max(at_budget):.1f}) | "
               f"{norm:.0f} |")
+    if breadth:
+        for arm, kept in breadth_table(experiment, list(arms), breadth).items():
+            summary[arm]["breadth_policy"] = {"starts": breadth, "seed": 1, **kept}
     base, _ = os.path.splitext(out)
     with open(f"{base}.json", "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=1)
@@ -321,6 +365,9 @@ def main() -> None:
     p = sub.add_parser("report")
     p.add_argument("--experiment", choices=list(EXPERIMENTS), required=True)
     p.add_argument("--out", help="default docs/EXPERIMENT.svg")
+    p.add_argument("--breadth", type=int, default=0, metavar="N",
+                   help="also play each seed's last candidate (raw policy) from N won and N "
+                        "drawn random-opening starts against the solver, seed 1 (solver extra)")
     a = ap.parse_args()
     arms = EXPERIMENTS[a.experiment]
     if a.cmd == "run":
@@ -329,7 +376,8 @@ def main() -> None:
             sys.exit(f"unknown arms {sorted(bad)}; {a.experiment} has {', '.join(arms)}")
         run(a.experiment, a.only or list(arms), a.seeds, a.iterations)
     else:
-        report(a.experiment, a.out or os.path.join(ROOT, "docs", f"{a.experiment}.svg"))
+        report(a.experiment, a.out or os.path.join(ROOT, "docs", f"{a.experiment}.svg"),
+               a.breadth)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,18 @@ MUTANTS = [
      "            started = [it for it in steps if it < iteration]", ["tests/test_config.py"]),
     ("alphazero/stages/breadth.py", "tally.good += np.sign(scores[col]) == np.sign(best)",
      "tally.good += scores[col] == best", ["tests/test_solver.py"]),
+    ("alphazero/search/roots.py",
+     "return np.where((deficit > 0).any(axis=1), deficit.argmax(axis=1), act)", "return act",
+     ["tests/test_mcts.py"]),
+    ("alphazero/search/roots.py", "        kept[kept <= 1] = 0\n", "        kept = n.copy()\n",
+     ["tests/test_mcts.py"]),
+    ("alphazero/stages/selfplay.py", "counts = policy if mcts.forced_playouts > 0 else visits",
+     "counts = visits", ["tests/test_selfplay.py"]),
+    ("alphazero/stages/selfplay.py", "return drawn_opening(rng, most, solver.is_draw)",
+     "return random_opening(rng, most)", ["tests/test_selfplay.py"]),
+    ("alphazero/stages/selfplay.py",
+     "rng.random() >= sp.random_opening_share:", "rng.random() < sp.random_opening_share:",
+     ["tests/test_selfplay.py"]),
 ]
 
 
