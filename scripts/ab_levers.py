@@ -218,6 +218,12 @@ def policy_mistakes(run_dir: str) -> dict[int, float]:
     return cache
 
 
+def seed_runs(experiment: str, arm: str) -> list[str]:
+    """The run folders of an arm's seeds that have finished at least one iteration."""
+    return [d for d in sorted(glob.glob(os.path.join(ROOT, "runs", "ab", experiment, arm, "seed*")))
+            if os.path.exists(os.path.join(d, "metrics.jsonl"))]
+
+
 def final_breadth(run_dir: str, starts: int, seed: int = 1) -> dict:
     """The last candidate's raw policy (no search) from ``starts`` won and ``starts`` drawn
     random-opening starts against the solver (``alphazero evaluate --breadth``), cached
@@ -227,7 +233,7 @@ def final_breadth(run_dir: str, starts: int, seed: int = 1) -> dict:
     from alphazero.stages.arena import PolicyPlayer
     from alphazero.stages.breadth import measure
 
-    last = sorted(glob.glob(os.path.join(run_dir, "candidates", "iter_*.pt")))[-1]
+    last = max(glob.glob(os.path.join(run_dir, "candidates", "iter_*.pt")))
     key = f"{os.path.basename(last)} {starts} starts, seed {seed}"
     cache_path = os.path.join(run_dir, "breadth_policy.json")
     cache = {}
@@ -249,8 +255,7 @@ def breadth_table(experiment: str, arms: list[str], starts: int) -> dict:
     print("|---|---|---|---|---|")
     out = {}
     for arm in arms:
-        runs = sorted(glob.glob(os.path.join(ROOT, "runs", "ab", experiment, arm, "seed*")))
-        got = [final_breadth(r, starts) for r in runs]
+        got = [final_breadth(r, starts) for r in seed_runs(experiment, arm)]
         won = [g["won"]["kept"] for g in got]
         held = [g["drawn"]["kept"] for g in got]
         out[arm] = {"won_kept": won, "drawn_held": held}
@@ -263,9 +268,7 @@ def seed_curves(experiment: str, arm: str) -> list[list[dict]]:
     """Per finished seed of an arm: per iteration, the mistake rate, cumulative CPU minutes
     and positions, and the trunk weight norm."""
     out = []
-    for run_dir in sorted(glob.glob(os.path.join(ROOT, "runs", "ab", experiment, arm, "seed*"))):
-        if not os.path.exists(os.path.join(run_dir, "metrics.jsonl")):
-            continue
+    for run_dir in seed_runs(experiment, arm):
         mistakes = policy_mistakes(run_dir)
         cpu = pos = 0.0
         curve = []

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from alphazero.core.config import MCTSConfig
+from alphazero.core.config import ConfigError, MCTSConfig
 from alphazero.rules.game import Boards, State, batch_lost
 from alphazero.rules.positions import PONS, load_positions, path_of
 from alphazero.search.exploration import apply_temperature, dirichlet_noise, sample_moves
@@ -266,6 +266,37 @@ def test_policy_target_pruning_takes_the_forced_visits_out(seed):
     assert visits[bad].sum() >= 12  # looked at ...
     assert (kept[bad] <= plain.visits[0][bad] + 1e-3).all()  # ... then taken out again
     assert kept[bad].sum() <= visits[bad].sum() / 4
+
+
+def test_policy_target_pruning_by_hand():
+    """KataGo's rule on a root built by hand (c_puct 2, k 2, N 134): c* = column 1 keeps its
+    100 visits (PUCT 0.5 + 2 * 0.5 * sqrt(135) / 101 = 0.615); column 2 loses its 7 forced
+    visits but stops at 14, where its PUCT would reach c*'s; column 3 loses all 5 forced; column
+    4 is left with 1 and dropped; column 5's bound (2 visits) keeps it whole. The root value
+    averages the kept visits only."""
+    from alphazero.search.roots import ForcedPuctRoot
+    from alphazero.search.tree import ROOT, Tree
+
+    n = np.array([100, 20, 9, 3, 2, 0, 0])
+    q = np.array([0.5, 0.3, -0.5, -0.9, 0.2, 0, 0])
+    t = Tree.allocate(1, 4)
+    t.node_n[0, ROOT] = 1 + n.sum()
+    t.edge_n[0, ROOT], t.edge_w[0, ROOT] = n, n * q
+    t.prior[0, ROOT] = [0.5, 0.2, 0.1, 0.1, 0.1, 0, 0]
+    t.value[0, ROOT] = 0.1
+    rule = ForcedPuctRoot(0.25, np.zeros((1, 7), np.float32), 2.0, 2.0)
+    policy, best = rule.finish(t, t.root_q())
+    assert best[0] == 0
+    assert np.allclose(policy[0] * 120, [100, 14, 4, 0, 2, 0, 0], atol=1e-4)
+    assert rule.root_value(t)[0] == pytest.approx((0.1 + 50 + 4.2 - 2 + 0.4) / 121)
+
+
+def test_forced_playouts_need_noise_and_puct_roots():
+    for bad, word in ((dict(forced_playouts=-1.0), ">= 0"),
+                      (dict(forced_playouts=2.0, dirichlet_fraction=0.0), "dirichlet_fraction"),
+                      (dict(forced_playouts=2.0, root_selection="gumbel"), "puct")):
+        with pytest.raises(ConfigError, match=word):
+            MCTSConfig(**bad).validate()
 
 
 def test_forced_playouts_leave_unnoised_searches_alone():

@@ -17,7 +17,7 @@ from alphazero.rules.game import State
 from alphazero.run.pipeline import _selfplay_report
 from alphazero.rules import solver
 from alphazero.search.exploration import drawn_opening, random_opening
-from alphazero.stages.selfplay import check_solver, play_games
+from alphazero.stages.selfplay import check_solver, game_rng, play_games
 from alphazero.stages.workers import WorkerError, WorkerPool, run_pool
 
 from .fakes import CountingEvaluator, hashed_evaluator
@@ -279,7 +279,8 @@ def test_random_opening_share_starts_the_rest_from_the_empty_board():
     assert set(none.values()) == {0}
     assert 0.3 < sum(n > 0 for n in half.values()) / 60 < 0.7 < sum(
         n > 0 for n in every.values()) / 60
-    assert every == openings(random_opening_share=1.0)
+    # At the defaults each game's stream gives its opening first, as before the shares.
+    assert every == {g: len(random_opening(game_rng(SP.seed, g), 8)[0]) for g in range(60)}
 
 
 def test_drawn_opening_takes_the_first_opening_the_test_accepts():
@@ -290,7 +291,9 @@ def test_drawn_opening_takes_the_first_opening_the_test_accepts():
         str(c + 1) for c in a[0]))
     assert drawn_opening(np.random.default_rng(3), 8, balanced) == a
     moves, _ = drawn_opening(np.random.default_rng(3), 8, lambda s: False, tries=5)
-    assert len(moves) <= 8  # none accepted: the last one drawn
+    rng = np.random.default_rng(3)
+    fifth = [random_opening(rng, 8) for _ in range(5)][-1][0]
+    assert moves == fifth  # none accepted: the last one drawn
 
 
 @pytest.mark.skipif(not solver.available(), reason="solver extra not installed")
@@ -323,6 +326,30 @@ def test_drawn_starts_need_random_openings_and_the_solver(monkeypatch):
         check_solver(drawn)
     with pytest.raises(solver.SolverUnavailable):
         check_solver(dataclasses.replace(cfg, schedule={"selfplay.drawn_start_share": {5: 0.2}}))
+
+
+def test_a_run_that_needs_the_missing_solver_writes_nothing(tmp_path, monkeypatch):
+    """Neither a new run nor a resumed one with a --set asking for drawn starts is written
+    when the solver is missing: the error comes first and the run stays as it was."""
+    from alphazero.core.config import Config, NetConfig
+    from alphazero.run.pipeline import create_run, open_run
+
+    cfg = dataclasses.replace(Config(), net=NetConfig(preset="tiny"))
+    create_run(str(tmp_path / "run"), cfg, notice=lambda _: None)
+    before = (tmp_path / "run" / "config.yaml").read_text()
+
+    def missing():
+        raise solver.SolverUnavailable("the perfect solver needs the solver extra")
+    monkeypatch.setattr(solver, "_agent", missing)
+    drawn = ["selfplay.random_opening_moves=10", "selfplay.drawn_start_share=0.25"]
+    with pytest.raises(solver.SolverUnavailable):
+        open_run(str(tmp_path / "run"), drawn)
+    assert (tmp_path / "run" / "config.yaml").read_text() == before
+    new = dataclasses.replace(cfg, selfplay=dataclasses.replace(
+        cfg.selfplay, random_opening_moves=10, drawn_start_share=0.25))
+    with pytest.raises(solver.SolverUnavailable):
+        create_run(str(tmp_path / "new"), new, notice=lambda _: None)
+    assert not (tmp_path / "new").exists()
 
 
 def _games_by_id(folder) -> dict:

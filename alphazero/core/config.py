@@ -178,6 +178,9 @@ class MCTSConfig:
         if self.forced_playouts < 0:
             raise ConfigError(f"{prefix}.forced_playouts: must be >= 0 (0 = off), "
                               f"got {self.forced_playouts}")
+        if self.forced_playouts > 0 and self.dirichlet_fraction == 0:
+            raise ConfigError(f"{prefix}.forced_playouts: acts at noised roots, and "
+                              f"{prefix}.dirichlet_fraction is 0; set one of them")
         if self.forced_playouts > 0 and self.root_selection != "puct":
             raise ConfigError(f"{prefix}.forced_playouts: needs root_selection puct (Gumbel "
                               "roots have no Dirichlet noise to force); set it to 0")
@@ -215,10 +218,10 @@ class SelfPlayConfig:
                                      "per game from 0..this (none that ends the game; not "
                                      "searched, not recorded): positions the net's own "
                                      "openings never reach. 0 = off")
-    random_opening_share: float = F(1.0, "share of games that get a random opening (when "
-                                         "random_opening_moves > 0); the others start from "
-                                         "the empty board, the line that strong play and "
-                                         "the solver's first move walk")
+    random_opening_share: float = F(1.0, "share of the games (drawn starts aside) that get a "
+                                         "random opening when random_opening_moves > 0; the "
+                                         "others start from the empty board, the line that "
+                                         "strong play and the solver's first move walk")
     drawn_start_share: float = F(0.0, "share of games that start from a random opening (as "
                                       "random_opening_moves) the perfect solver calls a "
                                       "draw: the positions strong self-play seldom reaches. "

@@ -55,9 +55,16 @@ def scores(state: State) -> list[int | None]:
     return [by_col.get(c) if state.is_legal(c) else None for c in range(COLS)]
 
 
+def value(state: State) -> int:
+    """``state``'s result under perfect play for the side to move (game not over): +1 a win,
+    0 a draw, -1 a loss."""
+    best = max(s for s in scores(state) if s is not None)
+    return (best > 0) - (best < 0)
+
+
 def is_draw(state: State) -> bool:
     """True when ``state`` (game not over) is a draw under perfect play."""
-    return max(s for s in scores(state) if s is not None) == 0
+    return value(state) == 0
 
 
 def verdict(score: int, ply: int) -> dict:

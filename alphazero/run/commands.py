@@ -167,14 +167,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from alphazero.run.pipeline import create_run, open_run, run
-    from alphazero.stages.selfplay import check_solver
 
     if args.resume:
         if args.init_from:
             raise UserError("--init-from starts a new run; a resumed run keeps its own nets "
                             "(drop --init-from, or start a new --run-dir with --config)")
-        cfg = open_run(args.resume, args.set or [])  # validates and saves any --set
-        check_solver(cfg)
+        open_run(args.resume, args.set or [])  # validates and saves any --set
         run_dir = args.resume
     else:
         if not args.config:
@@ -183,7 +181,6 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         cfg = config_of(args)
         run_dir = args.run_dir or os.path.join(
             "runs", os.path.splitext(os.path.basename(args.config))[0])
-        check_solver(cfg)
         if not create_run(run_dir, cfg, init_from=args.init_from):
             print(f"pipeline: {run_dir} already holds this run; resuming it")
     run(run_dir, console=console_of(args), ray_address=args.ray)

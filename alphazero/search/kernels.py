@@ -11,8 +11,8 @@ array): scores are computed in the same precision and order as numpy's promotion
 go to the lower column as ``argmax`` does. What differs is only the order in which the leaves
 are handed to ``evaluate`` (by game here, by depth there).
 
-A root rule that ``picks`` (Gumbel's sequential halving) chooses each root move in Python and
-hands it in (``root_act``); below the root every node is PUCT's.
+A root rule that ``picks`` (Gumbel's sequential halving, forced playouts) chooses each root
+move in Python and hands it in (``root_act``); below the root every node is PUCT's.
 Without numba, ``AVAILABLE`` is False and the search uses numpy.
 """
 

@@ -122,7 +122,7 @@ def search(boards: Boards, evaluate: Evaluate, cfg: MCTSConfig,
     q = tree.root_q()
     policy, move = rule.finish(tree, q)
     return SearchResult(visits=tree.edge_n[:, ROOT].copy(), policy=policy, move=move,
-                        root_value=tree.root_value(), q=q,
+                        root_value=rule.root_value(tree), q=q,
                         prior=tree.prior[:, ROOT].copy(), tree=tree)
 
 

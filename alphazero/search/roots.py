@@ -4,7 +4,8 @@
 * ``pick(tree, rows, sim, act) -> act``: the root action of simulation ``sim`` in the games
   ``rows``, given PUCT's choice;
 * ``finish(tree, q) -> (policy, best)``: the policy target and the move to play, given
-  the root's edge Q ``[B, 7]``.
+  the root's edge Q ``[B, 7]``;
+* ``root_value(tree) -> value``: the root search value ``[B]`` reported (after ``finish``).
 
 ``PuctRoot`` is AlphaZero's: Dirichlet noise mixed into the priors, PUCT at the root as below
 it, the visit distribution as target, the most visited move to play; with ``forced_playouts``
@@ -44,6 +45,8 @@ class RootRule(Protocol):
     def pick(self, tree: Tree, rows: np.ndarray, sim: int, act: np.ndarray) -> np.ndarray: ...
 
     def finish(self, tree: Tree, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def root_value(self, tree: Tree) -> np.ndarray: ...
 
 
 def root_rule(cfg: MCTSConfig, sims: int, root_noise: np.ndarray | None,
@@ -88,6 +91,9 @@ class PuctRoot:
         policy = (visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)).astype(np.float32)
         return policy, most_visited(visits, q)
 
+    def root_value(self, tree: Tree) -> np.ndarray:
+        return tree.root_value()
+
 
 class ForcedPuctRoot(PuctRoot):
     """A noised PUCT root with forced playouts and policy-target pruning (KataGo).
@@ -97,7 +103,8 @@ class ForcedPuctRoot(PuctRoot):
     look. The target then takes those visits back out: from every move but the most visited
     c*, up to that many visits are removed as long as its PUCT score stays below c*'s, and a
     move left with one visit or none gets zero. The move drawn in self-play uses the same
-    pruned counts (``finish``'s policy), so a forced look does not become a move played.
+    pruned counts (``finish``'s policy), so a forced look does not become a move played, and
+    so does the root value reported (the value target's q).
     """
 
     picks = True
@@ -122,13 +129,21 @@ class ForcedPuctRoot(PuctRoot):
         # The fewest visits that keep c's PUCT score below c*'s: 1 + n' >= explore / gap.
         gap = puct_best[:, None] - q0
         floor = np.where(gap > 0, np.ceil(explore / np.maximum(gap, 1e-12) - 1), n)
-        kept = np.clip(np.maximum(n - np.floor(self._forced(prior, n.sum(axis=1,
-                                                                          keepdims=True))),
-                                  floor), 0, n)
+        forced = np.floor(self._forced(prior, n.sum(axis=1, keepdims=True)))
+        kept = np.clip(np.maximum(n - forced, floor), 0, n)
         kept[kept <= 1] = 0
         kept[rows, best] = n[rows, best]
-        policy = (kept / kept.sum(axis=1, keepdims=True)).astype(np.float32)
+        self.kept = kept
+        policy = (kept / np.maximum(kept.sum(axis=1, keepdims=True), 1)).astype(np.float32)
         return policy, best
+
+    def root_value(self, tree: Tree) -> np.ndarray:
+        """The root value over the kept visits only: the forced looks at moves the target
+        drops would pull the value target toward them."""
+        n = tree.edge_n[:, ROOT]
+        q = np.where(n > 0, tree.edge_w[:, ROOT] / np.maximum(n, 1), 0.0)
+        total = tree.value[:, ROOT] + (self.kept * q).sum(axis=1)
+        return (total / (1 + self.kept.sum(axis=1))).astype(np.float32)
 
     def _forced(self, prior: np.ndarray, total: np.ndarray) -> np.ndarray:
         """Forced visits sqrt(k * P * N): prior [k, 7], total [k, 1] -> float [k, 7]."""
@@ -198,6 +213,9 @@ class GumbelRoot:
         best = _argmax_allowed(self.g_logits + sq,
                                self.legal & (visits == visits.max(axis=1, keepdims=True)))
         return policy, best
+
+    def root_value(self, tree: Tree) -> np.ndarray:
+        return tree.root_value()
 
     def _sigma_completed_q(self, tree: Tree) -> np.ndarray:
         """``sigma(completed q)`` at the roots, float32 [B, 7] (-inf on illegal columns).

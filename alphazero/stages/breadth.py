@@ -70,8 +70,7 @@ def starts(per_kind: int, seed: int, plies: tuple[int, int] = (4, 12)) -> list[t
             cols = [c for c in state.legal_moves() if not state.play(c).is_terminal()]
             col = int(rng.choice(cols))
             state, moves = state.play(col), moves + str(col + 1)
-        scores = solver.scores(state)
-        value = int(np.sign(max(s for s in scores if s is not None)))
+        value = solver.value(state)
         key = (state.own, state.mask)
         if value in found and len(found[value]) < per_kind and key not in seen:
             seen.add(key)
