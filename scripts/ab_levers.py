@@ -108,8 +108,8 @@ EXPERIMENTS = {
     # its 3.3x cost per iteration? Iteration counts chosen so both arms use about the same CPU.
     "width": {
         "small": ([], "configs/default.yaml as it is: 5 blocks x 64 channels", 24),
-        "wide": (["net.channels=128"], "5 blocks x 128 channels (about 3.3x the CPU per "
-                 "iteration: self-play inference 3.7x, training 3.1x)", 8),
+        "wide": (["net.channels=128"], "5 blocks x 128 channels (about 1.9x the CPU per "
+                 "iteration on the 2-core machine)", 13),
     },
     # From scratch: KataGo's forced playouts with policy-target pruning at the noised roots.
     "forced": {
