@@ -127,6 +127,14 @@ EXPERIMENTS = {
                   "as openings, but a quarter of the games start from a random opening the "
                   "solver calls a draw (about 1 in 8 random openings is one)"),
     },
+    # From scratch: KataGo's auxiliary policy target, a head that predicts the opponent's
+    # reply (trained only; search never runs it).
+    "reply": {
+        "baseline": ([], "configs/default.yaml as it is (policy and value heads)"),
+        "reply": (["net.reply_head=true", "train.reply_weight=0.15"],
+                  "a third head learns the opponent's next search policy, weight 0.15 "
+                  "(KataGo's), the trunk shared"),
+    },
 }
 
 #: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm

@@ -75,7 +75,7 @@ def test_mirror_augmentation_flips_states_and_policies_together():
     s = Samples.concat([r.samples for r in recs])
     seen_flip = seen_plain = False
     rng = np.random.default_rng(0)
-    for st, pol, z, _ in minibatches(s, s.outcomes, 16, rng, mirror=True, steps=20):
+    for st, pol, z, _, _ in minibatches(s, s.outcomes, 16, rng, mirror=True, steps=20):
         for k in range(len(z)):
             plain = np.flatnonzero((s.states == st[k]).all(axis=(1, 2, 3))
                                    & (s.policies == pol[k]).all(axis=1))

@@ -75,6 +75,10 @@ class NetConfig:
     policy_channels: int | None = F(None, "1x1 conv channels of the policy head (seed: 32)")
     value_channels: int | None = F(None, "1x1 conv channels of the value head (seed: 3)")
     value_hidden: int | None = F(None, "hidden units of the value head (seed: 32)")
+    reply_head: bool = F(False, "a third head, trained only: predicts the opponent's reply "
+                                "(the next position's search policy; KataGo's auxiliary "
+                                "policy target, weighted by train.reply_weight); search never "
+                                "runs it")
 
     def resolve(self, cuda: bool) -> NetConfig:
         """A config with every size filled in (``auto`` becomes paper on CUDA, small on CPU)."""
@@ -84,11 +88,12 @@ class NetConfig:
         base = PRESETS[name]
         vals = {k: (getattr(self, k) if getattr(self, k) is not None else b)
                 for k, b in zip(ARCH_KEYS, base)}
-        return NetConfig(preset=name, **vals)
+        return NetConfig(preset=name, reply_head=self.reply_head, **vals)
 
     def describe(self) -> str:
-        """Short human description, e.g. ``small (5x64)``."""
-        return f"{self.preset} ({self.blocks}x{self.channels})"
+        """Short human description, e.g. ``small (5x64)`` (``+ reply head`` when it has one)."""
+        return f"{self.preset} ({self.blocks}x{self.channels})" + (
+            " + reply head" if self.reply_head else "")
 
     def sizes(self) -> tuple[int, ...]:
         """The architecture alone (resolved): ``ARCH_KEYS``' values."""
@@ -97,15 +102,17 @@ class NetConfig:
     def differences(self, other: NetConfig) -> str:
         """What changes from this architecture to ``other``'s, e.g. ``blocks 5 -> 19,
         value_hidden 64 -> 32`` (both resolved)."""
-        return ", ".join(f"{k} {a} -> {b}" for k, a, b in zip(ARCH_KEYS, self.sizes(),
-                                                               other.sizes()) if a != b)
+        pairs = [*zip(ARCH_KEYS, self.sizes(), other.sizes()),
+                 ("reply_head", self.reply_head, other.reply_head)]
+        return ", ".join(f"{k} {a} -> {b}" for k, a, b in pairs if a != b)
 
     def set_lines(self) -> str:
         """The ``--set`` options that configure exactly this architecture (resolved)."""
         preset = next((n for n, sizes in PRESETS.items() if sizes == self.sizes()), None)
+        head = " --set net.reply_head=true" if self.reply_head else ""
         if preset:
-            return f"--set net.preset={preset}"
-        return " ".join(f"--set net.{k}={v}" for k, v in zip(ARCH_KEYS, self.sizes()))
+            return f"--set net.preset={preset}{head}"
+        return " ".join(f"--set net.{k}={v}" for k, v in zip(ARCH_KEYS, self.sizes())) + head
 
     def validate(self, prefix: str = "net") -> None:
         if self.preset not in PRESETS and self.preset != "auto":
@@ -307,6 +314,9 @@ class TrainConfig:
                                    "value q (Oracle's Connect Four study and our A/B, "
                                    "docs/levers.md: 0.5; 0 = AlphaZero's z); positions "
                                    "without a recorded q keep z")
+    reply_weight: float = F(0.0, "weight of the reply head's cross-entropy against the "
+                                 "opponent's next search policy (positions whose reply was a "
+                                 "recorded search; KataGo: 0.15); needs net.reply_head")
     replay_iterations: int = F(4, "train on the data of the last K iterations")
     max_samples: int = F(500_000, "at most this many most recent positions in memory")
     mirror: bool = F(True, "augment with left-right mirrored positions (a random half of "
@@ -338,8 +348,9 @@ class TrainConfig:
         if not 0 <= self.value_q_weight <= 1:
             raise ConfigError(f"{prefix}.value_q_weight: must be in [0, 1], got "
                               f"{self.value_q_weight}")
-        if self.weight_decay < 0 or self.grad_clip < 0 or self.value_weight < 0:
-            raise ConfigError(f"{prefix}: weight_decay, grad_clip and value_weight must be >= 0")
+        if min(self.weight_decay, self.grad_clip, self.value_weight, self.reply_weight) < 0:
+            raise ConfigError(f"{prefix}: weight_decay, grad_clip, value_weight and reply_weight "
+                              "must be >= 0")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"{prefix}.momentum: must be in [0, 1)")
         if self.replay_iterations < 1 or self.max_samples < 1:
@@ -476,6 +487,7 @@ class Config:
         for f in fields(self):
             if f.name != "schedule":
                 getattr(self, f.name).validate(f.name)
+        self._check_reply()
         for key, steps in self.schedule.items():
             _schedulable(key)
             for it in steps:
@@ -516,7 +528,14 @@ class Config:
                 getattr(out, s).validate(s)
             except ConfigError as e:
                 raise ConfigError(f"schedule at iteration {iteration}: {e}") from None
+        out._check_reply(f"schedule at iteration {iteration}: ")
         return out
+
+    def _check_reply(self, where: str = "") -> None:
+        if self.train.reply_weight > 0 and not self.net.reply_head:
+            raise ConfigError(f"{where}train.reply_weight: {self.train.reply_weight} needs a "
+                              "reply head to train; add --set net.reply_head=true (a new run) "
+                              "or set train.reply_weight=0")
 
     def scheduled(self, iteration: int) -> dict[str, Any]:
         """``{"section.key": value}`` of every scheduled setting at ``iteration``."""

@@ -71,7 +71,7 @@ def save(path: str | os.PathLike, net: ConnectNet, iteration: int = 0,
 
 def same_arch(a: NetConfig, b: NetConfig) -> bool:
     """Whether two resolved net configs describe the same architecture (presets aside)."""
-    return a.sizes() == b.sizes()
+    return a.sizes() == b.sizes() and a.reply_head == b.reply_head
 
 
 def load(path: str | os.PathLike, device: torch.device | str = "cpu",

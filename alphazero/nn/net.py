@@ -2,6 +2,11 @@
 
     planes [B, 3, 6, 7] -> stem conv3x3 -> N x residual block -> policy head -> logits [B, 7]
                                                               -> value head  -> tanh   [B]
+                                                              (-> reply head -> logits [B, 7])
+
+The optional reply head (``net.reply_head``) is an auxiliary target for training alone: it
+predicts the opponent's reply, and gives the trunk more signal per position; ``forward`` and
+every inference backend leave it out.
 """
 
 from __future__ import annotations
@@ -59,6 +64,13 @@ class ResBlock(nn.Module):
         return Fn.relu(x + y)
 
 
+def _policy_head(channels: int, head_channels: int) -> nn.Sequential:
+    """Trunk [B, C, 6, 7] -> 1x1 conv, BatchNorm, ReLU, flatten, linear -> logits [B, 7]."""
+    return nn.Sequential(nn.Conv2d(channels, head_channels, 1, bias=False),
+                         nn.BatchNorm2d(head_channels), nn.ReLU(inplace=True), nn.Flatten(),
+                         nn.Linear(head_channels * ROWS * COLS, COLS))
+
+
 class ConnectNet(nn.Module):
     """The policy/value network. ``cfg`` must be resolved (every size filled in)."""
 
@@ -71,18 +83,26 @@ class ConnectNet(nn.Module):
                                   nn.BatchNorm2d(c), nn.ReLU(inplace=True))
         self.blocks = nn.Sequential(*[ResBlock(c) for _ in range(cfg.blocks)])
         pc, vc = cfg.policy_channels, cfg.value_channels
-        self.policy_head = nn.Sequential(nn.Conv2d(c, pc, 1, bias=False), nn.BatchNorm2d(pc),
-                                         nn.ReLU(inplace=True), nn.Flatten(),
-                                         nn.Linear(pc * ROWS * COLS, COLS))
+        self.policy_head = _policy_head(c, pc)
         self.value_head = nn.Sequential(nn.Conv2d(c, vc, 1, bias=False), nn.BatchNorm2d(vc),
                                         nn.ReLU(inplace=True), nn.Flatten(),
                                         nn.Linear(vc * ROWS * COLS, cfg.value_hidden),
                                         nn.ReLU(inplace=True), nn.Linear(cfg.value_hidden, 1))
+        # Drawn last, so a net with the head starts with the same other weights as one without.
+        self.reply_head = _policy_head(c, pc) if cfg.reply_head else None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """planes float [B, 3, 6, 7] -> (policy logits [B, 7], value in [-1, 1] [B])."""
         h = self.blocks(self.stem(x))
         return self.policy_head(h), torch.tanh(self.value_head(h)).squeeze(-1)
+
+    def forward_train(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor,
+                                                      torch.Tensor | None]:
+        """``forward`` plus the reply head's logits [B, 7] (None without one): what training
+        fits, from one pass through the trunk."""
+        h = self.blocks(self.stem(x))
+        reply = self.reply_head(h) if self.reply_head is not None else None
+        return self.policy_head(h), torch.tanh(self.value_head(h)).squeeze(-1), reply
 
     def conv_bn_pairs(self) -> list[tuple[nn.Module, str, str]]:
         """Every (module, conv attribute, BatchNorm attribute) pair, input to output: what
@@ -108,10 +128,12 @@ class ConnectNet(nn.Module):
         return self.value_head[4], self.value_head[6]
 
     def flops_per_position(self) -> int:
-        """Multiply-adds x 2 of one forward pass (convolutions and linear layers)."""
+        """Multiply-adds x 2 of one forward pass (convolutions and linear layers; the reply
+        head, which search never runs, left out)."""
         total = 0
         cells = ROWS * COLS
-        for m in self.modules():
+        skip = set(self.reply_head.modules()) if self.reply_head is not None else set()
+        for m in (m for m in self.modules() if m not in skip):
             if isinstance(m, nn.Conv2d):
                 k = m.kernel_size[0] * m.kernel_size[1]
                 total += 2 * m.in_channels * m.out_channels * k * cells

@@ -93,11 +93,24 @@ def load_dataset(dirs: list[str], max_samples: int | None = None) -> Dataset:
                         "self-play first or point --data at folders of dataset files")
     samples = Samples.concat(parts[::-1])
     game = np.concatenate(keys[::-1])
+    samples.replies = reply_policies(samples, game)
     if max_samples is not None and len(samples) > max_samples:
         cut = len(samples) - max_samples
         samples = samples.take(slice(cut, None))
         game = game[cut:]
     return Dataset(samples, game, len(parts))
+
+
+def reply_policies(samples: Samples, game: np.ndarray) -> np.ndarray:
+    """Each position's opponent reply target, float32 [n, 7]: the policy of the next position
+    when that is the same game (``game`` int64 [n]) one stone later, else zeros. A game's
+    positions are stored in move order; a move played by a fast search (playout cap) leaves
+    a gap, and its position has no reply target."""
+    stones = samples.states[:, :2].sum(axis=(1, 2, 3), dtype=np.int64)
+    follows = (game[1:] == game[:-1]) & (stones[1:] == stones[:-1] + 1)
+    out = np.zeros_like(samples.policies)
+    out[:-1][follows] = samples.policies[1:][follows]
+    return out
 
 
 def is_held_out(game: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
@@ -135,8 +148,8 @@ def unseen(held_out: np.ndarray, train: np.ndarray) -> np.ndarray:
 def minibatches(samples: Samples, targets: np.ndarray, batch_size: int,
                 rng: np.random.Generator, mirror: bool, steps: int) -> Any:
     """``steps`` batches (states int8 [b, 3, 6, 7], policies [b, 7], results z [b], value
-    targets [b]) sampled by reshuffled passes; ``targets`` float32 [n] (see ``value_targets``);
-    with ``mirror`` a random half of each batch is flipped left-right."""
+    targets [b], replies [b, 7]) sampled by reshuffled passes; ``targets`` float32 [n] (see
+    ``value_targets``); with ``mirror`` a random half of each batch is flipped left-right."""
     n = len(samples)
     order = rng.permutation(n)
     pos = 0
@@ -145,12 +158,13 @@ def minibatches(samples: Samples, targets: np.ndarray, batch_size: int,
             order, pos = rng.permutation(n), 0
         idx = order[pos:pos + batch_size]
         pos += batch_size
-        st, pol = samples.states[idx], samples.policies[idx]
+        st, pol, rep = samples.states[idx], samples.policies[idx], samples.replies[idx]
         if mirror:
             flip = rng.random(len(idx)) < 0.5
             st[flip] = mirror_planes(st[flip])
             pol[flip] = mirror_policy(pol[flip])
-        yield st, pol, samples.outcomes[idx], targets[idx]
+            rep[flip] = mirror_policy(rep[flip])
+        yield st, pol, samples.outcomes[idx], targets[idx], rep
 
 
 def value_targets(samples: Samples, q_weight: float) -> np.ndarray:

@@ -108,17 +108,22 @@ class Samples:
     """A block of training positions: states int8 [n, 3, 6, 7], policies float32 [n, 7],
     outcomes float32 [n] (game results z, the file's "values"), root_values float32 [n] (root
     search values; NaN where not recorded, e.g. the seed's data; None given = none
-    recorded)."""
+    recorded), replies float32 [n, 7] (the opponent's reply: the next position's policy,
+    all zeros where it was not a recorded search; derived by ``dataset.load_dataset``, never
+    written; None given = none known)."""
 
     states: np.ndarray
     policies: np.ndarray
     outcomes: np.ndarray
     meta: dict = field(default_factory=dict)
     root_values: np.ndarray | None = None
+    replies: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.root_values is None:
             self.root_values = np.full(len(self.outcomes), np.nan, np.float32)
+        if self.replies is None:
+            self.replies = np.zeros((len(self.outcomes), COLS), np.float32)
 
     def __len__(self) -> int:
         return int(self.outcomes.shape[0])
@@ -139,12 +144,13 @@ class Samples:
         return cls(np.concatenate([p.states for p in parts]),
                    np.concatenate([p.policies for p in parts]),
                    np.concatenate([p.outcomes for p in parts]),
-                   root_values=np.concatenate([p.root_values for p in parts]))
+                   root_values=np.concatenate([p.root_values for p in parts]),
+                   replies=np.concatenate([p.replies for p in parts]))
 
     def take(self, idx: np.ndarray | slice) -> Samples:
         """The positions ``idx`` (an index array or a slice)."""
         return Samples(self.states[idx], self.policies[idx], self.outcomes[idx],
-                       root_values=self.root_values[idx])
+                       root_values=self.root_values[idx], replies=self.replies[idx])
 
 
 def game_lengths(samples: Samples) -> list[int]:

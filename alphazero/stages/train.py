@@ -1,4 +1,5 @@
-"""Training: loss = value MSE + policy cross-entropy against the search distribution.
+"""Training: loss = value MSE + policy cross-entropy against the search distribution (+ the
+reply head's cross-entropy against the opponent's next search policy, when the net has one).
 
 ``train_and_save`` is the one entry point (the ``train`` command and the pipeline both call
 it): dataset folders -> window and game-level split -> ``Trainer.fit`` -> checkpoint. The loop
@@ -79,14 +80,16 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 
 
 def losses(net: ConnectNet, states: torch.Tensor, policies: torch.Tensor, z: torch.Tensor,
-           targets: torch.Tensor, value_weight: float = 1.0) -> dict[str, torch.Tensor]:
-    """states float [B, 3, 6, 7], policies [B, 7], game results z [B], value targets [B] ->
-    dict of scalar tensors: ``total`` (what training minimises: value_weight * value +
-    policy), ``value`` (MSE against the targets), ``value_z`` (MSE against z), ``policy``
-    (cross-entropy), ``policy_kl`` (KL from the target policy: cross-entropy minus the
-    target's entropy), ``entropy`` (of the net's policy), ``sign_acc`` (value sign right on
-    decided games)."""
-    logits, v = net(states)
+           targets: torch.Tensor, replies: torch.Tensor, value_weight: float = 1.0,
+           reply_weight: float = 0.0) -> dict[str, torch.Tensor]:
+    """states float [B, 3, 6, 7], policies [B, 7], game results z [B], value targets [B],
+    opponent replies [B, 7] (zero rows: none) -> dict of scalar tensors: ``total`` (what
+    training minimises: value_weight * value + policy + reply_weight * reply), ``value`` (MSE
+    against the targets), ``value_z`` (MSE against z), ``policy`` (cross-entropy),
+    ``policy_kl`` (KL from the target policy: cross-entropy minus the target's entropy),
+    ``entropy`` (of the net's policy), ``sign_acc`` (value sign right on decided games), and
+    with a reply head ``reply`` (its cross-entropy over the positions with a reply)."""
+    logits, v, reply_logits = net.forward_train(states)
     logits, v = logits.float(), v.float()
     logp = torch.log_softmax(logits, dim=-1)
     policy_loss = -(policies * logp).sum(dim=-1).mean()
@@ -95,9 +98,17 @@ def losses(net: ConnectNet, states: torch.Tensor, policies: torch.Tensor, z: tor
     entropy = -(logp.exp() * logp).sum(dim=-1).mean()
     decided = z != 0
     sign_acc = ((torch.sign(v) == torch.sign(z)) & decided).sum() / decided.sum().clamp(min=1)
-    return {"total": value_weight * value_loss + policy_loss, "value": value_loss,
-            "value_z": Fn.mse_loss(v, z), "policy": policy_loss,
-            "policy_kl": policy_loss - target_entropy, "entropy": entropy, "sign_acc": sign_acc}
+    out = {"total": value_weight * value_loss + policy_loss, "value": value_loss,
+           "value_z": Fn.mse_loss(v, z), "policy": policy_loss,
+           "policy_kl": policy_loss - target_entropy, "entropy": entropy, "sign_acc": sign_acc}
+    if reply_logits is not None:
+        # Rows without a reply are zeros: they add nothing to the sum, and the mean is over
+        # the rows that have one.
+        per_row = -(replies * torch.log_softmax(reply_logits.float(), dim=-1)).sum(dim=-1)
+        out["reply"] = per_row.sum() / (replies.sum(dim=-1) > 0).sum().clamp(min=1)
+        if reply_weight > 0:  # at 0 the head gets no gradient, so no weight decay either
+            out["total"] = out["total"] + reply_weight * out["reply"]
+    return out
 
 
 def trunk_weights(net: ConnectNet) -> list[torch.Tensor]:
@@ -172,20 +183,22 @@ class Trainer:
             for i in range(0, len(samples), batch_size):
                 sl = slice(i, i + batch_size)
                 batch = self._tensors(samples.states[sl], samples.policies[sl],
-                                      samples.outcomes[sl], targets[sl])
-                for k, t in losses(self.net, *batch, self.cfg.value_weight).items():
+                                      samples.outcomes[sl], targets[sl], samples.replies[sl])
+                for k, t in losses(self.net, *batch, self.cfg.value_weight,
+                                   self.cfg.reply_weight).items():
                     sums[k] = sums.get(k, 0.0) + t.item() * len(targets[sl])
         return {k: s / len(samples) for k, s in sums.items()}
 
     def step(self, x: torch.Tensor, p: torch.Tensor, z: torch.Tensor,
-             v: torch.Tensor) -> dict[str, float]:
+             v: torch.Tensor, r: torch.Tensor) -> dict[str, float]:
         """One gradient step on a batch (planes [b, 3, 6, 7], policies [b, 7], results [b],
-        value targets [b]) at the schedule's learning rate; returns its losses."""
+        value targets [b], replies [b, 7]) at the schedule's learning rate; returns its
+        losses."""
         lr = lr_at(self.cfg, self.global_step)
         for g in self.opt.param_groups:
             g["lr"] = lr
         with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
-            out = losses(self.net, x, p, z, v, self.cfg.value_weight)
+            out = losses(self.net, x, p, z, v, r, self.cfg.value_weight, self.cfg.reply_weight)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(out["total"]).backward()
         if self.cfg.grad_clip > 0:
