@@ -74,6 +74,23 @@ MUTANTS = [
     ("alphazero/stages/selfplay.py",
      "rng.random() >= sp.random_opening_share:", "rng.random() < sp.random_opening_share:",
      ["tests/test_selfplay.py"]),
+    ("alphazero/replay/dataset.py",
+     "follows = (game[1:] == game[:-1]) & (stones[1:] == stones[:-1] + 1)",
+     "follows = game[1:] == game[:-1]", ["tests/test_reply.py"]),
+    ("alphazero/replay/dataset.py",
+     "follows = (game[1:] == game[:-1]) & (stones[1:] == stones[:-1] + 1)",
+     "follows = stones[1:] == stones[:-1] + 1", ["tests/test_reply.py"]),
+    ("alphazero/replay/dataset.py", "            rep[flip] = mirror_policy(rep[flip])\n", "",
+     ["tests/test_reply.py"]),
+    ("alphazero/stages/train.py", "per_row.sum() / (replies.sum(dim=-1) > 0).sum().clamp(min=1)",
+     "per_row.mean()", ["tests/test_reply.py"]),
+    ("alphazero/stages/train.py",
+     "out[\"total\"] = out[\"total\"] + reply_weight * out[\"reply\"]", "pass",
+     ["tests/test_reply.py"]),
+    ("alphazero/nn/net.py", "reply = self.reply_head(h) if", "reply = self.policy_head(h) if",
+     ["tests/test_reply.py"]),
+    ("alphazero/core/config.py", "        out._check_reply(f\"schedule at iteration {iteration}: \")\n",
+     "", ["tests/test_reply.py"]),
 ]
 
 

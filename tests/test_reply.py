@@ -14,7 +14,7 @@ from alphazero.core.config import Config, ConfigError, MCTSConfig, NetConfig, Se
 from alphazero.nn import checkpoint
 from alphazero.nn.inference import make_evaluator
 from alphazero.nn.net import build_net, fresh_net
-from alphazero.replay.dataset import load_dataset, minibatches
+from alphazero.replay.dataset import load_dataset, minibatches, reply_policies
 from alphazero.replay.shards import Samples, write_samples
 from alphazero.rules.encoder import encode, mirror_policy
 from alphazero.rules.game import Boards, State
@@ -192,3 +192,13 @@ def test_config_refuses_a_reply_weight_without_a_head():
         TrainConfig(reply_weight=-1).validate()
     cfg = load(None, ["net.reply_head=true", "schedule.train.reply_weight={1: 0.3, 9: 0.0}"])
     assert cfg.at(9).train.reply_weight == 0.0 and cfg.at(1).train.reply_weight == 0.3
+
+
+def test_a_game_boundary_cuts_the_reply_even_one_stone_later():
+    rec = recorded_games(1, 1.0)[0]
+    s = rec.samples
+    half = len(s) // 2
+    game = np.where(np.arange(len(s)) < half, 1, 2).astype(np.int64)
+    got = reply_policies(s, game)
+    assert not got[half - 1].any()  # the next position is one stone later, in another game
+    assert np.array_equal(got[half - 2], s.policies[half - 1])
