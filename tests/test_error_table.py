@@ -140,6 +140,8 @@ ELSEWHERE = {
     **{m: "test_the_os_error_rows below" for m in OS_ERRORS},
     "device 'cuda' was asked for but CUDA is not available here": "below, without CUDA",
     "the perfect solver needs the solver extra": "below, without the solver extra",
+    "backend 'openvino-int8' needs the 'fast,int8' extra": "test_the_missing_backend_rows",
+    "backend 'openvino' needs the 'fast' extra": "test_the_missing_backend_rows below",
     "train: the checkpoint's optimizer state is adamw but train.optimizer is sgd; starting a "
     "fresh sgd optimizer": "a notice, not an error: tests/test_train_data.py",
     "--out DIR already holds games of another job (...)": "tests/test_cli.py, self-play into "
@@ -184,6 +186,24 @@ def test_the_machine_dependent_rows(capsys):
     if importlib.util.find_spec("bitbully") is None:
         code, err = run_cli(["evaluate", "--player", "random", "--opponent", "solver"], capsys)
         assert code == 2 and "the perfect solver needs the solver extra" in err
+
+
+def test_the_missing_backend_rows(tmp_path, capsys, monkeypatch):
+    import alphazero.nn.inference as inference
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(inference, "nncf_available", lambda: False)
+    monkeypatch.setattr(inference, "openvino_available", lambda: False)
+    for name, extra in (("openvino-int8", "fast,int8"), ("openvino", "fast")):
+        run = tmp_path / name
+        code, err = run_cli(["pipeline", "--config", "configs/smoke.yaml", "--run-dir",
+                             str(run), "--set", f"inference.selfplay_backend={name}"], capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"backend '{name}' needs the '{extra}' extra" in err
+        assert not run.exists()
+    code, err = run_cli(["self-play", "--config", "configs/smoke.yaml", "--out",
+                         str(tmp_path / "games"), "--set", "inference.backend=openvino"], capsys)
+    assert code == 2 and "needs the 'fast' extra" in err and not (tmp_path / "games").exists()
 
 
 @pytest.mark.parametrize("message", list(OS_ERRORS))

@@ -17,7 +17,7 @@ from alphazero.rules.game import State
 from alphazero.run.pipeline import _selfplay_report
 from alphazero.rules import solver
 from alphazero.search.exploration import drawn_opening, random_opening
-from alphazero.stages.selfplay import check_solver, game_rng, play_games
+from alphazero.stages.selfplay import check_requirements, game_rng, play_games
 from alphazero.stages.workers import WorkerError, WorkerPool, run_pool
 
 from .fakes import CountingEvaluator, hashed_evaluator
@@ -319,13 +319,13 @@ def test_drawn_starts_need_random_openings_and_the_solver(monkeypatch):
         raise solver.SolverUnavailable("the perfect solver needs the solver extra")
     monkeypatch.setattr(solver, "_agent", missing)
     cfg = Config()
-    check_solver(cfg)  # not asked for: fine without the solver
+    check_requirements(cfg)  # not asked for: fine without the solver
     drawn = dataclasses.replace(cfg, selfplay=dataclasses.replace(
         cfg.selfplay, random_opening_moves=10, drawn_start_share=0.25))
     with pytest.raises(solver.SolverUnavailable, match="solver extra"):
-        check_solver(drawn)
+        check_requirements(drawn)
     with pytest.raises(solver.SolverUnavailable):
-        check_solver(dataclasses.replace(cfg, schedule={"selfplay.drawn_start_share": {5: 0.2}}))
+        check_requirements(dataclasses.replace(cfg, schedule={"selfplay.drawn_start_share": {5: 0.2}}))
 
 
 def test_a_run_that_needs_the_missing_solver_writes_nothing(tmp_path, monkeypatch):

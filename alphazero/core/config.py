@@ -408,6 +408,9 @@ class InferenceConfig:
                              "openvino, openvino-bf16 (both need the 'fast' extra); on CUDA: "
                              "eager, fused (folded, bf16 weights cast once, uint8 input), "
                              "graphs (fused, one CUDA graph per batch size bucket)")
+    selfplay_backend: str = F("", "self-play's backend when it should differ from backend "
+                                  "(empty = backend's): e.g. openvino-int8, int8 weights and "
+                                  "activations by NNCF (the 'int8' extra), never picked by auto")
     symmetry: str = F("average", "playing to win (evaluate, arena, play, analyse): average each "
                                  "position with its mirror, or none (docs/benchmarks.md)")
     selfplay_symmetry: str = F("random", "self-play: random (each position evaluated in a "
@@ -418,14 +421,21 @@ class InferenceConfig:
                                  "share an entry under symmetry); 0 = no cache")
 
     def validate(self, prefix: str = "inference") -> None:
-        backends = ("auto", "eager", "folded", "openvino", "openvino-bf16", "fused", "graphs")
-        if self.backend not in backends:
-            raise ConfigError(f"{prefix}.backend: {self.backend!r} is not one of {backends}")
+        backends = ("auto", "eager", "folded", "openvino", "openvino-bf16", "openvino-int8",
+                    "fused", "graphs")
+        for key in ("backend", "selfplay_backend"):
+            name = getattr(self, key)
+            if name not in backends and not (key == "selfplay_backend" and name == ""):
+                raise ConfigError(f"{prefix}.{key}: {name!r} is not one of {backends}")
         for key in ("symmetry", "selfplay_symmetry"):
             if getattr(self, key) not in ("none", "average", "random"):
                 raise ConfigError(f"{prefix}.{key}: use none, average or random")
         if self.cache_size < 0:
             raise ConfigError(f"{prefix}.cache_size: use 0 (off) or a positive number")
+
+    def selfplay_backend_name(self) -> str:
+        """The backend self-play runs on: ``selfplay_backend``, else ``backend``."""
+        return self.selfplay_backend or self.backend
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,10 @@ handed out.
 * ``openvino-bf16``: the same at bf16 precision (checked against fp32 on all 6000 Pons
   positions with the shipped net: values within 0.074, priors within 0.023, 13 top moves
   changed, 224 raw-policy mistakes against fp32's 223; tests/test_evaluators.py bounds it);
+* ``openvino-int8``: the OpenVINO graph with weights and activations quantized to int8 by
+  NNCF (the ``int8`` extra), calibrated on positions of random games; never chosen by
+  ``auto``, meant for self-play alone (``inference.selfplay_backend``): about 1.9x bf16's
+  speed, but values off by up to 0.55 (docs/levers.md, int8);
 * ``fused`` and ``graphs`` (CUDA): folded, cast to bf16 once, fed uint8, value head in fp32;
   ``graphs`` replays one CUDA graph per batch bucket (``fused.py``).
 
@@ -25,7 +29,9 @@ precision loss should be a choice made on purpose, never a timing accident.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import time
 from typing import Callable
 
@@ -40,8 +46,12 @@ from alphazero.nn.net import ConnectNet, autocast_dtype
 from alphazero.rules.encoder import encode, legal_mask
 from alphazero.rules.game import COLS, Boards
 from alphazero.search.evaluators import Cached, stack
+from alphazero.search.exploration import random_opening
 
-BACKENDS = ("eager", "folded", "openvino", "openvino-bf16", "fused", "graphs")
+BACKENDS = ("eager", "folded", "openvino", "openvino-bf16", "openvino-int8", "fused", "graphs")
+
+#: Positions of random games (0-24 moves, seed 0) that the int8 backend calibrates on.
+INT8_CALIBRATION = 1024
 
 #: On CPU a large batch runs through the torch backends in slices of this many positions:
 #: activations of ~128 positions stay in cache (scripts/bench_net.py).
@@ -63,13 +73,22 @@ def openvino_available() -> bool:
     return True
 
 
+def nncf_available() -> bool:
+    try:
+        import nncf  # noqa: F401
+    except ImportError:
+        return False
+    return openvino_available()
+
+
 def available_backends(device: torch.device) -> list[str]:
     """Backends that can run on ``device`` here, in order of preference on a tie."""
     if device.type == "cuda":
         return ["eager", "fused", "graphs"]
     if device.type != "cpu":
         return ["eager"]
-    return ["eager", "folded"] + (["openvino", "openvino-bf16"] if openvino_available() else [])
+    return (["eager", "folded"] + (["openvino", "openvino-bf16"] if openvino_available() else [])
+            + (["openvino-int8"] if nncf_available() else []))
 
 
 def native_bf16() -> bool:
@@ -85,9 +104,10 @@ def native_bf16() -> bool:
 
 
 def auto_candidates(device: torch.device) -> list[str]:
-    """The backends ``auto`` times on ``device``: every available one, bf16 only where
-    native."""
-    return [n for n in available_backends(device) if not n.endswith("bf16") or native_bf16()]
+    """The backends ``auto`` times on ``device``: every available one but int8, bf16 only
+    where native."""
+    return [n for n in available_backends(device)
+            if n != "openvino-int8" and (not n.endswith("bf16") or native_bf16())]
 
 
 def _torch_forward(module: nn.Module, device: torch.device) -> Forward:
@@ -165,15 +185,33 @@ def _ov_core():
     return _CORE[0]
 
 
+def int8_model(net: ConnectNet):
+    """``net``'s OpenVINO graph quantized to int8 (weights and activations) by NNCF's
+    post-training quantization, calibrated on ``INT8_CALIBRATION`` positions of random games
+    (deterministic: the same net gives the same graph)."""
+    import nncf
+
+    rng = np.random.default_rng(0)
+    states = [random_opening(rng, 24)[1] for _ in range(INT8_CALIBRATION)]
+    planes = encode(Boards.from_states(states)).astype(np.float32)
+    batches = nncf.Dataset([planes[i:i + 64] for i in range(0, len(planes), 64)])
+    # NNCF draws progress bars for every quantization: a self-play worker makes one per
+    # snapshot, and its console is the user's.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return nncf.quantize(_openvino_model(net), batches, subset_size=len(planes) // 64)
+
+
 def openvino_compiled(net: ConnectNet, precision: str):
-    """``net`` compiled by OpenVINO for this process's CPU threads at ``precision`` (f32 or
-    bf16)."""
+    """``net`` compiled by OpenVINO for this process's CPU threads at ``precision`` (f32,
+    bf16, or int8: the NNCF-quantized graph run in f32 where not int8)."""
+    model = int8_model(net) if precision == "int8" else _openvino_model(net)
     # No CPU pinning: OpenVINO would pin every process's inference thread to the same core,
     # so two self-play workers on two cores would share one (measured: each busy about half
     # the time; tests/test_evaluators.py checks the setting).
-    return _ov_core().compile_model(_openvino_model(net), "CPU", {
+    return _ov_core().compile_model(model, "CPU", {
         "INFERENCE_NUM_THREADS": torch.get_num_threads(), "NUM_STREAMS": 1,
-        "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision,
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32" if precision == "int8" else precision,
         "ENABLE_CPU_PINNING": False})
 
 
@@ -189,14 +227,22 @@ def _openvino(net: ConnectNet, precision: str) -> Forward:
     return forward
 
 
+def require_backend(name: str) -> None:
+    """Raise ``BackendError`` (naming the extra) when ``name`` is an OpenVINO backend and its
+    libraries are missing here; any other name passes (CUDA's are checked where they run)."""
+    if name.startswith("openvino") and name not in available_backends(torch.device("cpu")):
+        extra = "fast,int8" if name == "openvino-int8" else "fast"
+        raise BackendError(f"backend {name!r} needs the '{extra}' extra: pip install "
+                           f"'alphazero-c4[{extra}]' (or use inference.backend: auto)")
+
+
 def backend_forward(net: ConnectNet, name: str, device: torch.device | None = None) -> Forward:
     """The forward pass of a snapshot of ``net`` under backend ``name`` (see the module doc).
     Raises ``BackendError`` with the fix when ``name`` cannot run here."""
     device = device or next(net.parameters()).device
     if name not in available_backends(device):
-        if name in ("openvino", "openvino-bf16") and device.type == "cpu":
-            raise BackendError(f"backend {name!r} needs OpenVINO: pip install "
-                               "'alphazero-c4[fast]' (or use inference.backend: auto)")
+        if device.type == "cpu":
+            require_backend(name)
         raise BackendError(f"backend {name!r} is not available on {device.type}; use one of "
                            f"{available_backends(device)} or auto")
     if name == "eager":
@@ -206,7 +252,7 @@ def backend_forward(net: ConnectNet, name: str, device: torch.device | None = No
         return _torch_forward(fold_batchnorm(net), device)
     if name in ("fused", "graphs"):
         return fused_forward(net, device, graphs=name == "graphs")
-    return _openvino(net, "bf16" if name == "openvino-bf16" else "f32")
+    return _openvino(net, {"openvino-bf16": "bf16", "openvino-int8": "int8"}.get(name, "f32"))
 
 
 def throughput(forward: Forward, batch: int, seconds: float = 0.3) -> float:
@@ -295,8 +341,8 @@ def make_evaluator(net: ConnectNet, device: torch.device | str | None = None,
 
 def evaluator_for(net: ConnectNet, device: torch.device | str | None, inf: InferenceConfig,
                   selfplay: bool = False, seed: int = 0) -> Cached:
-    """``make_evaluator`` with the settings of ``inf``: its symmetry for playing to win, or
-    its self-play symmetry when ``selfplay``."""
-    return make_evaluator(net, device, inf.backend,
+    """``make_evaluator`` with the settings of ``inf``: its backend and symmetry for playing
+    to win, or its self-play backend and symmetry when ``selfplay``."""
+    return make_evaluator(net, device, inf.selfplay_backend_name() if selfplay else inf.backend,
                           inf.selfplay_symmetry if selfplay else inf.symmetry, inf.cache_size,
                           seed)

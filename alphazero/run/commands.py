@@ -72,7 +72,7 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     from alphazero.nn import checkpoint
     from alphazero.nn.net import select_device
     from alphazero.search.mcts import tree_step
-    from alphazero.stages.selfplay import check_solver
+    from alphazero.stages.selfplay import check_requirements
     from alphazero.stages.workers import run_pool, work_summary
 
     cfg = config_of(args, {
@@ -82,7 +82,7 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     select_device(cfg.selfplay.device)
     if args.checkpoint is not None:
         checkpoint.load(args.checkpoint)  # a bad file fails here, in one line, not in a worker
-    check_solver(cfg)
+    check_requirements(cfg)
     _check_out_folder(args.out, args.checkpoint, cfg)
     for warning in cfg.selfplay.warnings():  # stdout, as the pipeline's: stderr is for errors
         print(f"warning: {warning}")

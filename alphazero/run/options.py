@@ -22,6 +22,7 @@ class UserError(Exception):
 def user_errors() -> tuple[type[BaseException], ...]:
     from alphazero.core.opponents import OpponentError
     from alphazero.nn.checkpoint import CheckpointError
+    from alphazero.nn.inference import BackendError
     from alphazero.nn.net import DeviceError
     from alphazero.replay.shards import DataError
     from alphazero.rules.game import IllegalMoveError
@@ -29,7 +30,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from alphazero.stages.workers import WorkerError
 
     return (UserError, ConfigError, CheckpointError, DataError, IllegalMoveError, DeviceError,
-            WorkerError, SolverUnavailable, OpponentError)
+            WorkerError, SolverUnavailable, OpponentError, BackendError)
 
 
 def _user_path(name) -> str:

@@ -41,7 +41,7 @@ from alphazero.report.reports import IterationReport, JudgeReport, SelfPlayRepor
 from alphazero.rules.positions import PONS, LabelledPosition, load_positions, path_of
 from alphazero.run.judge import judge
 from alphazero.stages.cluster import RayPool
-from alphazero.stages.selfplay import check_solver
+from alphazero.stages.selfplay import check_requirements
 from alphazero.stages.train import train_and_save
 from alphazero.stages.workers import ChunkRunner, WorkerPool, run_pool, work_summary
 
@@ -100,7 +100,7 @@ def create_run(run_dir: str, cfg: Config, init_from: str | None = None,
         raise ConfigError(f"run folder {run_dir!r} already holds a run with another config; "
                           f"continue it with --resume {run_dir} or choose another --run-dir")
     start = _warm_start(init_from, cfg, notice) if init_from else None
-    check_solver(cfg)
+    check_requirements(cfg)
     os.makedirs(run_dir, exist_ok=True)
     # The nets first, the config last: a folder with config.yaml is always a complete run.
     if start is None:
@@ -146,7 +146,7 @@ def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Confi
     if cfg.net.blocks is None:  # a hand-written config.yaml: resolve as on creation
         cfg = dataclasses.replace(cfg, net=cfg.net.resolve(select_device(
             cfg.train.device).type == "cuda"))
-    check_solver(cfg)
+    check_requirements(cfg)
     checkpoint.load(paths.best, "cpu", expect=cfg.net)
     # Saved only once the checks above passed: a rejected override leaves the run as it was.
     if overrides:

@@ -261,12 +261,16 @@ class _Slots:
         return random_opening(rng, most)
 
 
-def check_solver(cfg: Config) -> None:
-    """Raise ``SolverUnavailable`` (its message names the fix) when ``cfg`` asks for drawn
-    starts, now or by its schedule, and the solver extra is missing; callers check before
-    they write anything."""
+def check_requirements(cfg: Config) -> None:
+    """Raise a one-line error naming the extra to install when ``cfg`` needs one that is
+    missing: ``SolverUnavailable`` for drawn starts (now or by its schedule),
+    ``BackendError`` for an OpenVINO backend; callers check before they write anything."""
     if cfg.selfplay.drawn_start_share > 0 or "selfplay.drawn_start_share" in cfg.schedule:
         solver.require()
+    from alphazero.nn.inference import require_backend
+
+    for name in (cfg.inference.backend, cfg.inference.selfplay_backend_name()):
+        require_backend(name)
 
 
 def _full_searches(rngs: list[np.random.Generator], sp: SelfPlayConfig) -> np.ndarray:

@@ -280,10 +280,11 @@ def worker_device(device: str, worker: int, gpus: int | None = None) -> str:
 
 def worker_inference(inference: InferenceConfig, net: NetConfig,
                      device: str) -> InferenceConfig:
-    """``inference`` with ``backend: auto`` replaced by the backend that is fastest here on one
-    thread, as a self-play worker runs (timed once per process; see ``inference``)."""
-    if inference.backend != "auto":
-        return inference
+    """``inference`` with self-play's backend in ``backend`` (``selfplay_backend`` when set),
+    ``auto`` replaced by the backend that is fastest here on one thread, as a self-play worker
+    runs (timed once per process; see ``inference``)."""
+    if inference.selfplay_backend_name() != "auto":
+        return replace(inference, backend=inference.selfplay_backend_name())
     import torch
 
     from alphazero.nn.inference import resolve_backend
