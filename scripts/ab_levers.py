@@ -135,6 +135,14 @@ EXPERIMENTS = {
                   "a third head learns the opponent's next search policy, weight 0.15 "
                   "(KataGo's), the trunk shared"),
     },
+    # From scratch at equal CPU: self-play on int8 inference (NNCF), judging unchanged.
+    "int8": {
+        "baseline": ([], "configs/default.yaml as it is (self-play on auto's backend: "
+                     "openvino-bf16 on the 2-core machine)"),
+        "int8": (["inference.selfplay_backend=openvino-int8"],
+                 "self-play on int8 weights and activations (NNCF, calibrated on random "
+                 "games); about 1.9x bf16's net speed, values off by up to 0.5", 16),
+    },
 }
 
 #: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm
