@@ -34,6 +34,11 @@ from alphazero.report import plots
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = os.path.join(ROOT, "configs", "default.yaml")
 
+#: The shipped recipe's settings from its schedule, pinned for a warm start (which counts its
+#: iterations from 1), without the per-iteration reference matches and breadth.
+_PLATEAU = ["selfplay.random_opening_moves=10", "arena.games=100", "pipeline.eval_games=0",
+            "pipeline.breadth_starts=0"]
+
 #: experiment -> arm -> (overrides, what it tests[, its own number of iterations]); an arm
 #: whose iterations cost more or less CPU than the others' may run fewer or more of them, and
 #: all are compared at equal CPU too (``report``).
@@ -143,6 +148,16 @@ EXPERIMENTS = {
                  "self-play on int8 weights and activations (NNCF, calibrated on random "
                  "games); about 1.9x bf16's net speed, values off by up to 0.5", 16),
     },
+    # From the shipped net (the recipe's iteration 230), which draws about 8 of 100 games
+    # moving first against the solver at two main-line positions: do games from the empty
+    # board help? Both arms pin what the shipped config's schedule sets from iteration 15 and
+    # 30 (a warm-started run counts from 1), and skip the reference matches and breadth.
+    "mainline": {
+        "openings": (_PLATEAU, "the recipe as it ran at iteration 230: every game after 0-10 "
+                     "random moves"),
+        "mainline": ([*_PLATEAU, "selfplay.random_opening_share=0.75"],
+                     "a quarter of the games from the empty board instead (the main line)"),
+    },
 }
 
 #: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm
@@ -151,6 +166,7 @@ EXPERIMENTS = {
 WARM_STARTS = {
     "plateau": "ce91965",
     "noise": "d638db4",  # leg 9's iteration 58, shipped
+    "mainline": "7dae12f",  # the recipe's iteration 230, shipped
 }
 
 
@@ -280,6 +296,42 @@ def breadth_table(experiment: str, arms: list[str], starts: int) -> dict:
     return out
 
 
+def final_solver(run_dir: str, games: int, sims: int = 600) -> dict:
+    """The run's best net with ``sims``-simulation search against the perfect solver from the
+    empty board, ``games`` games with alternating colours (``alphazero evaluate``): its
+    results moving first (perfect play wins them all). Cached in solver_first.json."""
+    key = f"best.pt iteration {len(read_rows(run_dir))}, {games} games, {sims} sims"
+    cache_path = os.path.join(run_dir, "solver_first.json")
+    cache = {}
+    if os.path.exists(cache_path):
+        with open(cache_path, encoding="utf-8") as fh:
+            cache = json.load(fh)
+    if key not in cache:
+        out = subprocess.run([sys.executable, "-m", "alphazero", "evaluate", "--checkpoint",
+                              os.path.join(run_dir, "best.pt"), "--opponent", "solver",
+                              "--games", str(games), "--openings", "0", "--sims", str(sims),
+                              "--json", "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                             check=True)
+        cache[key] = json.loads(out.stdout.strip().splitlines()[-1])["by_colour"]["first"]
+        with open(cache_path, "w", encoding="utf-8") as fh:
+            json.dump(cache, fh, indent=1)
+    return cache[key]
+
+
+def solver_table(experiment: str, arms: list[str], games: int) -> dict:
+    """Per arm: each seed's best net moving first against the solver (wins, draws)."""
+    print(f"\n| arm | moving first against the solver, {games // 2} games per seed: wins / "
+          "draws / losses per seed | draws, mean |")
+    print("|---|---|---|")
+    out = {}
+    for arm in arms:
+        got = [final_solver(r, games) for r in seed_runs(experiment, arm)]
+        out[arm] = got
+        cells = " ; ".join(f"W{g['wins']} D{g['draws']} L{g['losses']}" for g in got)
+        print(f"| {arm} | {cells} | {np.mean([g['draws'] for g in got]):.1f} |")
+    return out
+
+
 def seed_curves(experiment: str, arm: str) -> list[list[dict]]:
     """Per finished seed of an arm: per iteration, the mistake rate, cumulative CPU minutes
     and positions, and the trunk weight norm."""
@@ -308,7 +360,7 @@ def last3_within(curve: list[dict], cpu_minutes: float) -> float:
     return float(np.mean((inside or [curve[0]["mistakes"]])[-3:]))
 
 
-def report(experiment: str, out: str, breadth: int = 0) -> None:
+def report(experiment: str, out: str, breadth: int = 0, solver_games: int = 0) -> None:
     arms = {arm: spec for arm, spec in EXPERIMENTS[experiment].items()
             if seed_curves(experiment, arm)}
     if not arms:
@@ -357,6 +409,9 @@ def report(experiment: str, out: str, breadth: int = 0) -> None:
     if breadth:
         for arm, kept in breadth_table(experiment, list(arms), breadth).items():
             summary[arm]["breadth_policy"] = {"starts": breadth, "seed": 1, **kept}
+    if solver_games:
+        for arm, got in solver_table(experiment, list(arms), solver_games).items():
+            summary[arm]["solver_first"] = {"games": solver_games // 2, "per_seed": got}
     base, _ = os.path.splitext(out)
     with open(f"{base}.json", "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=1)
@@ -387,6 +442,10 @@ def main() -> None:
     p.add_argument("--breadth", type=int, default=0, metavar="N",
                    help="also play each seed's last candidate (raw policy) from N won and N "
                         "drawn random-opening starts against the solver, seed 1 (solver extra)")
+    p.add_argument("--solver", type=int, default=0, metavar="N",
+                   help="also play each seed's best net (600 simulations) N games against "
+                        "the solver from the empty board, colours alternating; reports the "
+                        "games it moved first (solver extra)")
     a = ap.parse_args()
     arms = EXPERIMENTS[a.experiment]
     if a.cmd == "run":
@@ -396,7 +455,7 @@ def main() -> None:
         run(a.experiment, a.only or list(arms), a.seeds, a.iterations)
     else:
         report(a.experiment, a.out or os.path.join(ROOT, "docs", f"{a.experiment}.svg"),
-               a.breadth)
+               a.breadth, a.solver)
 
 
 if __name__ == "__main__":
