@@ -202,3 +202,15 @@ def test_a_game_boundary_cuts_the_reply_even_one_stone_later():
     got = reply_policies(s, game)
     assert not got[half - 1].any()  # the next position is one stone later, in another game
     assert np.array_equal(got[half - 2], s.policies[half - 1])
+
+
+def test_the_iteration_line_shows_the_reply_loss_when_there_is_one():
+    from alphazero.report.lines import summary_line
+
+    row = {"iteration": 3, "train": {"total": 2.5, "value": 0.25, "policy": 2.0},
+           "val": {"total": 2.6}, "arena": {"wins": 1, "draws": 0, "losses": 1,
+                                            "promoted": False},
+           "selfplay": {"positions": 10, "positions_per_s": 5.0}}
+    assert "(v 0.250 p 2.000) val" in summary_line(row, 5)
+    row["train"]["reply"] = 1.9
+    assert "(v 0.250 p 2.000 reply 1.900) val" in summary_line(row, 5)

@@ -36,7 +36,8 @@ def summary_line(row: dict, total: int) -> str:
     return (f"iter {row['iteration']}/{total}{strength} | Elo {row.get('elo_text', 'n/a')}"
             f" | {row['selfplay']['positions']} positions "
             f"({row['selfplay']['positions_per_s']:.0f}/s) | loss {t['total']:.3f} "
-            f"(v {t['value']:.3f} p {t['policy']:.3f}) {val}"
+            f"(v {t['value']:.3f} p {t['policy']:.3f}"
+            + (f" reply {t['reply']:.3f}" if "reply" in t else "") + f") {val}"
             f" | arena W{a['wins']}/D{a['draws']}/L{a['losses']} "
             f"{'promoted' if a['promoted'] else 'kept best'}"
             + (f" | vs {refs}" if refs else ""))
