@@ -146,7 +146,7 @@ EXPERIMENTS = {
                      "openvino-bf16 on the 2-core machine)"),
         "int8": (["inference.selfplay_backend=openvino-int8"],
                  "self-play on int8 weights and activations (NNCF, calibrated on random "
-                 "games); about 1.9x bf16's net speed, values off by up to 0.5", 16),
+                 "games); about 1.9x bf16's net speed, values off by up to 0.5", 13),
     },
     # From the shipped net (the recipe's iteration 230), which draws about 8 of 100 games
     # moving first against the solver at two main-line positions: do games from the empty
