@@ -1,7 +1,7 @@
 """Does int8 inference (OpenVINO with NNCF's post-training quantization) keep the net's play
 and pay for itself? The lever "int8 inference if it leaves the mistakes unchanged".
 
-    pip install nncf    # not a dependency of the project: only this check needs it
+    pip install "alphazero-c4[fast,int8]"    # NNCF: the int8 extra
     python scripts/int8_check.py [--checkpoint CKPT] [--calibration 1024] [--seconds 1.0]
 
 The net (default: the shipped one) as OpenVINO runs it in fp32, bf16 and int8 (weights and
