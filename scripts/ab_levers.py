@@ -158,6 +158,16 @@ EXPERIMENTS = {
         "mainline": ([*_PLATEAU, "selfplay.random_opening_share=0.75"],
                      "a quarter of the games from the empty board instead (the main line)"),
     },
+    # From the shipped net, levers that were within the spread from scratch, where the recipe's
+    # 128-simulation searches and self-play-heavy iterations give them more room. The baseline
+    # is the mainline experiment's openings arm (the same runs: link them, see docs/levers.md).
+    "plateau_levers": {
+        "openings": (_PLATEAU, "the recipe as it ran at iteration 230"),
+        "forced": ([*_PLATEAU, "mcts.forced_playouts=2"],
+                   "forced playouts and policy-target pruning (k = 2) at the noised roots"),
+        "int8": ([*_PLATEAU, "inference.selfplay_backend=openvino-int8"],
+                 "self-play on int8 inference (NNCF)"),
+    },
 }
 
 #: experiment -> the commit whose checkpoints/config.yaml and checkpoints/best.pt every arm
@@ -167,6 +177,7 @@ WARM_STARTS = {
     "plateau": "ce91965",
     "noise": "d638db4",  # leg 9's iteration 58, shipped
     "mainline": "7dae12f",  # the recipe's iteration 230, shipped
+    "plateau_levers": "7dae12f",
 }
 
 
