@@ -140,7 +140,7 @@ ELSEWHERE = {
     **{m: "test_the_os_error_rows below" for m in OS_ERRORS},
     "device 'cuda' was asked for but CUDA is not available here": "below, without CUDA",
     "the perfect solver needs the solver extra": "below, without the solver extra",
-    "backend 'openvino-int8' needs the 'fast,int8' extra": "test_the_missing_backend_rows",
+    "backend 'openvino-int8' needs the 'fast,int8' extra": "test_the_missing_backend_rows below",
     "backend 'openvino' needs the 'fast' extra": "test_the_missing_backend_rows below",
     "train: the checkpoint's optimizer state is adamw but train.optimizer is sgd; starting a "
     "fresh sgd optimizer": "a notice, not an error: tests/test_train_data.py",
@@ -200,7 +200,13 @@ def test_the_missing_backend_rows(tmp_path, capsys, monkeypatch):
                              str(run), "--set", f"inference.selfplay_backend={name}"], capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert f"backend '{name}' needs the '{extra}' extra" in err
+        assert "set inference.selfplay_backend to another backend" in err
         assert not run.exists()
+    # asked for by the schedule, 20 iterations in: refused before the run is written too
+    code, err = run_cli(["pipeline", "--config", "configs/smoke.yaml", "--run-dir",
+                         str(tmp_path / "later"), "--set",
+                         "schedule.inference.selfplay_backend={20: openvino-int8}"], capsys)
+    assert code == 2 and "'fast,int8' extra" in err and not (tmp_path / "later").exists()
     code, err = run_cli(["self-play", "--config", "configs/smoke.yaml", "--out",
                          str(tmp_path / "games"), "--set", "inference.backend=openvino"], capsys)
     assert code == 2 and "needs the 'fast' extra" in err and not (tmp_path / "games").exists()

@@ -279,7 +279,7 @@ def test_int8_stays_within_its_measured_bounds_and_auto_never_takes_it(capfd):
     assert abs(mistakes(p8) - mistakes(p32)) <= 15
 
 
-def test_selfplay_backend_is_self_plays_alone(monkeypatch):
+def test_selfplay_backend_is_self_plays_alone():
     from alphazero.core.config import InferenceConfig
     from alphazero.nn.inference import evaluator_for
     from alphazero.stages.workers import worker_inference
@@ -291,6 +291,12 @@ def test_selfplay_backend_is_self_plays_alone(monkeypatch):
     assert worker_inference(inf, net.cfg, "cpu").backend == "folded"
     same = InferenceConfig(backend="folded")
     assert evaluator_for(net, "cpu", same, selfplay=True).backend == "folded"
+    # auto for self-play alone: resolved once, for one thread, and that is what runs
+    timed = worker_inference(InferenceConfig(backend="eager", selfplay_backend="auto"),
+                             net.cfg, "cpu")
+    assert timed.selfplay_backend == "" and timed.backend in available_backends(
+        torch.device("cpu"))
+    assert evaluator_for(net, "cpu", timed, selfplay=True).backend == timed.backend
 
 
 def test_auto_picks_an_available_backend_and_a_missing_one_is_a_clear_error(monkeypatch):

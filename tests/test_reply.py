@@ -214,3 +214,11 @@ def test_the_iteration_line_shows_the_reply_loss_when_there_is_one():
     assert "(v 0.250 p 2.000) val" in summary_line(row, 5)
     row["train"]["reply"] = 1.9
     assert "(v 0.250 p 2.000 reply 1.900) val" in summary_line(row, 5)
+
+
+def test_a_reply_weight_for_a_net_without_the_head_is_refused_and_named():
+    with pytest.raises(ConfigError, match="has no reply head"):
+        Trainer(build_net(NetConfig(preset="tiny")), TrainConfig(reply_weight=0.1),
+                torch.device("cpu"))
+    hint = NetConfig(preset="tiny").resolve(False).set_lines(HEAD.resolve(False))
+    assert hint == "--set net.preset=tiny --set net.reply_head=false"

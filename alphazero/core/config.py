@@ -106,10 +106,12 @@ class NetConfig:
                  ("reply_head", self.reply_head, other.reply_head)]
         return ", ".join(f"{k} {a} -> {b}" for k, a, b in pairs if a != b)
 
-    def set_lines(self) -> str:
-        """The ``--set`` options that configure exactly this architecture (resolved)."""
+    def set_lines(self, other: NetConfig | None = None) -> str:
+        """The ``--set`` options that configure exactly this architecture (resolved), for a
+        config now set to ``other``'s (which decides whether a reply head must be named)."""
         preset = next((n for n, sizes in PRESETS.items() if sizes == self.sizes()), None)
-        head = " --set net.reply_head=true" if self.reply_head else ""
+        named = self.reply_head or (other is not None and other.reply_head)
+        head = f" --set net.reply_head={str(self.reply_head).lower()}" if named else ""
         if preset:
             return f"--set net.preset={preset}{head}"
         return " ".join(f"--set net.{k}={v}" for k, v in zip(ARCH_KEYS, self.sizes())) + head

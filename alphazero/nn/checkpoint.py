@@ -119,7 +119,7 @@ def load(path: str | os.PathLike, device: torch.device | str = "cpu",
         raise CheckpointError(
             f"checkpoint {path!r} holds a {cfg.describe()} net but the config asks for "
             f"{expect.describe()} ({cfg.differences(expect)}); match the checkpoint with "
-            f"{cfg.set_lines()}, or start a new run")
+            f"{cfg.set_lines(expect)}, or start a new run")
     net = ConnectNet(cfg)
     try:
         net.load_state_dict(raw["state_dict"])

@@ -17,6 +17,9 @@ zeroed outgoing weights instead of copied channels, so no symmetry has to be bro
   linear layer's old outputs read nothing from its new inputs (the flattened features are
   channel-major, so a head's old channels stay its leading features).
 
+* **a reply head** (``net.reply_head``, trained only, never run by search): added freshly
+  drawn when the new net has one and the old one not; dropped when the new one has none.
+
 No dimension may shrink.
 """
 

@@ -16,8 +16,9 @@ handed out.
   changed, 224 raw-policy mistakes against fp32's 223; tests/test_evaluators.py bounds it);
 * ``openvino-int8``: the OpenVINO graph with weights and activations quantized to int8 by
   NNCF (the ``int8`` extra), calibrated on positions of random games; never chosen by
-  ``auto``, meant for self-play alone (``inference.selfplay_backend``): about 1.9x bf16's
-  speed, but values off by up to 0.55 (docs/levers.md, int8);
+  ``auto``, meant for self-play alone (``inference.selfplay_backend``): 1.9x bf16's speed
+  alone, 1.3x inside self-play, values off by up to 0.49 on the shipped net (docs/levers.md,
+  int8);
 * ``fused`` and ``graphs`` (CUDA): folded, cast to bf16 once, fed uint8, value head in fp32;
   ``graphs`` replays one CUDA graph per batch bucket (``fused.py``).
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import io
 import time
 from typing import Callable
@@ -74,11 +76,9 @@ def openvino_available() -> bool:
 
 
 def nncf_available() -> bool:
-    try:
-        import nncf  # noqa: F401
-    except ImportError:
-        return False
-    return openvino_available()
+    """Whether NNCF is installed (looked up, not imported: the import costs seconds and
+    hundreds of MB, which only ``int8_model`` should pay)."""
+    return importlib.util.find_spec("nncf") is not None and openvino_available()
 
 
 def available_backends(device: torch.device) -> list[str]:
@@ -227,13 +227,15 @@ def _openvino(net: ConnectNet, precision: str) -> Forward:
     return forward
 
 
-def require_backend(name: str) -> None:
-    """Raise ``BackendError`` (naming the extra) when ``name`` is an OpenVINO backend and its
-    libraries are missing here; any other name passes (CUDA's are checked where they run)."""
+def require_backend(name: str, key: str | None = None) -> None:
+    """Raise ``BackendError`` (naming the extra, and ``key``, the setting that asked for it)
+    when ``name`` is an OpenVINO backend and its libraries are missing here; any other name
+    passes (CUDA's are checked where they run)."""
     if name.startswith("openvino") and name not in available_backends(torch.device("cpu")):
         extra = "fast,int8" if name == "openvino-int8" else "fast"
+        instead = f"set {key} to another backend" if key else "choose another backend"
         raise BackendError(f"backend {name!r} needs the '{extra}' extra: pip install "
-                           f"'alphazero-c4[{extra}]' (or use inference.backend: auto)")
+                           f"'alphazero-c4[{extra}]' (or {instead})")
 
 
 def backend_forward(net: ConnectNet, name: str, device: torch.device | None = None) -> Forward:

@@ -82,7 +82,7 @@ def cmd_self_play(args: argparse.Namespace) -> int:
     select_device(cfg.selfplay.device)
     if args.checkpoint is not None:
         checkpoint.load(args.checkpoint)  # a bad file fails here, in one line, not in a worker
-    check_requirements(cfg)
+    check_requirements(cfg, judging=False)
     _check_out_folder(args.out, args.checkpoint, cfg)
     for warning in cfg.selfplay.warnings():  # stdout, as the pipeline's: stderr is for errors
         print(f"warning: {warning}")

@@ -261,16 +261,21 @@ class _Slots:
         return random_opening(rng, most)
 
 
-def check_requirements(cfg: Config) -> None:
+def check_requirements(cfg: Config, judging: bool = True) -> None:
     """Raise a one-line error naming the extra to install when ``cfg`` needs one that is
-    missing: ``SolverUnavailable`` for drawn starts (now or by its schedule),
-    ``BackendError`` for an OpenVINO backend; callers check before they write anything."""
+    missing, now or at any iteration of its schedule: ``SolverUnavailable`` for drawn starts,
+    ``BackendError`` for an OpenVINO backend of self-play (and of judging, with ``judging``);
+    callers check before they write anything."""
     if cfg.selfplay.drawn_start_share > 0 or "selfplay.drawn_start_share" in cfg.schedule:
         solver.require()
     from alphazero.nn.inference import require_backend
 
-    for name in (cfg.inference.backend, cfg.inference.selfplay_backend_name()):
-        require_backend(name)
+    for it in [0, *sorted({it for steps in cfg.schedule.values() for it in steps})]:
+        inf = cfg.at(it).inference if it else cfg.inference
+        require_backend(inf.selfplay_backend_name(), "inference.selfplay_backend"
+                        if inf.selfplay_backend else "inference.backend")
+        if judging:
+            require_backend(inf.backend, "inference.backend")
 
 
 def _full_searches(rngs: list[np.random.Generator], sp: SelfPlayConfig) -> np.ndarray:

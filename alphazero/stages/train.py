@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as Fn
 
 from alphazero.core import faults
-from alphazero.core.config import TrainConfig
+from alphazero.core.config import ConfigError, TrainConfig
 from alphazero.nn import checkpoint
 from alphazero.nn.net import ConnectNet, autocast_dtype
 from alphazero.replay.dataset import load_dataset, minibatches, split_by_game, unseen, value_targets
@@ -149,6 +149,10 @@ class Trainer:
     def __init__(self, net: ConnectNet, cfg: TrainConfig, device: torch.device,
                  optimizer_state: dict | None = None, reporter: Reporter = SILENT,
                  global_step: int = 0):
+        if cfg.reply_weight > 0 and net.reply_head is None:
+            raise ConfigError(f"train.reply_weight: {cfg.reply_weight} but the net has no reply "
+                              "head; set train.reply_weight=0, or start from a net with one "
+                              "(--set net.reply_head=true for a new one)")
         self.net, self.cfg, self.device = net, cfg, device
         self.reporter = reporter
         self.opt = make_optimizer(net, cfg, optimizer_state, notice=reporter.line)

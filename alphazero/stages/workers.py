@@ -284,7 +284,7 @@ def worker_inference(inference: InferenceConfig, net: NetConfig,
     ``auto`` replaced by the backend that is fastest here on one thread, as a self-play worker
     runs (timed once per process; see ``inference``)."""
     if inference.selfplay_backend_name() != "auto":
-        return replace(inference, backend=inference.selfplay_backend_name())
+        return replace(inference, backend=inference.selfplay_backend_name(), selfplay_backend="")
     import torch
 
     from alphazero.nn.inference import resolve_backend
@@ -297,7 +297,7 @@ def worker_inference(inference: InferenceConfig, net: NetConfig,
         name, _ = resolve_backend("auto", net.resolve(dev.type == "cuda"), dev)
     finally:
         torch.set_num_threads(threads)
-    return replace(inference, backend=name)
+    return replace(inference, backend=name, selfplay_backend="")
 
 
 class WorkerPool:
