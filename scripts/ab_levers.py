@@ -277,16 +277,21 @@ def final_breadth(run_dir: str, starts: int, seed: int = 1) -> dict:
     from alphazero.stages.breadth import measure
 
     last = max(glob.glob(os.path.join(run_dir, "candidates", "iter_*.pt")))
-    key = f"{os.path.basename(last)} {starts} starts, seed {seed}"
-    cache_path = os.path.join(run_dir, "breadth_policy.json")
+    return cached(os.path.join(run_dir, "breadth_policy.json"),
+                  f"{os.path.basename(last)} {starts} starts, seed {seed}",
+                  lambda: measure(PolicyPlayer(make_evaluator(checkpoint.load(last).net)),
+                                  starts, seed).as_dict())
+
+
+def cached(path: str, key: str, compute) -> dict:
+    """``compute()``'s result, kept under ``key`` in the JSON file ``path`` (computed once)."""
     cache = {}
-    if os.path.exists(cache_path):
-        with open(cache_path, encoding="utf-8") as fh:
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
             cache = json.load(fh)
     if key not in cache:
-        player = PolicyPlayer(make_evaluator(checkpoint.load(last).net))
-        cache[key] = measure(player, starts, seed).as_dict()
-        with open(cache_path, "w", encoding="utf-8") as fh:
+        cache[key] = compute()
+        with open(path, "w", encoding="utf-8") as fh:
             json.dump(cache, fh, indent=1)
     return cache[key]
 
@@ -311,22 +316,16 @@ def final_solver(run_dir: str, games: int, sims: int = 600) -> dict:
     """The run's best net with ``sims``-simulation search against the perfect solver from the
     empty board, ``games`` games with alternating colours (``alphazero evaluate``): its
     results moving first (perfect play wins them all). Cached in solver_first.json."""
-    key = f"best.pt iteration {len(read_rows(run_dir))}, {games} games, {sims} sims"
-    cache_path = os.path.join(run_dir, "solver_first.json")
-    cache = {}
-    if os.path.exists(cache_path):
-        with open(cache_path, encoding="utf-8") as fh:
-            cache = json.load(fh)
-    if key not in cache:
+    def play() -> dict:
         out = subprocess.run([sys.executable, "-m", "alphazero", "evaluate", "--checkpoint",
                               os.path.join(run_dir, "best.pt"), "--opponent", "solver",
                               "--games", str(games), "--openings", "0", "--sims", str(sims),
                               "--json", "--quiet"], cwd=ROOT, capture_output=True, text=True,
                              check=True)
-        cache[key] = json.loads(out.stdout.strip().splitlines()[-1])["by_colour"]["first"]
-        with open(cache_path, "w", encoding="utf-8") as fh:
-            json.dump(cache, fh, indent=1)
-    return cache[key]
+        return json.loads(out.stdout.strip().splitlines()[-1])["by_colour"]["first"]
+    return cached(os.path.join(run_dir, "solver_first.json"),
+                  f"best.pt iteration {len(read_rows(run_dir))}, {games} games, {sims} sims",
+                  play)
 
 
 def solver_table(experiment: str, arms: list[str], games: int) -> dict:
