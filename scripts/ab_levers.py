@@ -313,23 +313,25 @@ def breadth_table(experiment: str, arms: list[str], starts: int) -> dict:
 
 
 def final_solver(run_dir: str, games: int, sims: int = 600) -> dict:
-    """The run's best net with ``sims``-simulation search against the perfect solver from the
-    empty board, ``games`` games with alternating colours (``alphazero evaluate``): its
-    results moving first (perfect play wins them all). Cached in solver_first.json."""
+    """The run's last candidate (what training made, promoted or not) with ``sims``-simulation
+    search against the perfect solver from the empty board, ``games`` games with alternating
+    colours (``alphazero evaluate``): its results moving first (perfect play wins them all).
+    Cached in solver_first.json."""
+    last = max(glob.glob(os.path.join(run_dir, "candidates", "iter_*.pt")))
     def play() -> dict:
         out = subprocess.run([sys.executable, "-m", "alphazero", "evaluate", "--checkpoint",
-                              os.path.join(run_dir, "best.pt"), "--opponent", "solver",
+                              last, "--opponent", "solver",
                               "--games", str(games), "--openings", "0", "--sims", str(sims),
                               "--json", "--quiet"], cwd=ROOT, capture_output=True, text=True,
                              check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])["by_colour"]["first"]
     return cached(os.path.join(run_dir, "solver_first.json"),
-                  f"best.pt iteration {len(read_rows(run_dir))}, {games} games, {sims} sims",
+                  f"{os.path.basename(last)}, {games} games, {sims} sims",
                   play)
 
 
 def solver_table(experiment: str, arms: list[str], games: int) -> dict:
-    """Per arm: each seed's best net moving first against the solver (wins, draws)."""
+    """Per arm: each seed's last candidate moving first against the solver (wins, draws)."""
     print(f"\n| arm | moving first against the solver, {games // 2} games per seed: wins / "
           "draws / losses per seed | draws, mean |")
     print("|---|---|---|")
@@ -453,7 +455,7 @@ def main() -> None:
                    help="also play each seed's last candidate (raw policy) from N won and N "
                         "drawn random-opening starts against the solver, seed 1 (solver extra)")
     p.add_argument("--solver", type=int, default=0, metavar="N",
-                   help="also play each seed's best net (600 simulations) N games against "
+                   help="also play each seed's last candidate (600 simulations) N games against "
                         "the solver from the empty board, colours alternating; reports the "
                         "games it moved first (solver extra)")
     a = ap.parse_args()
