@@ -47,6 +47,23 @@ def test_ray_pipeline_survives_a_killed_actor(tmp_path, local_ray):
     assert row["selfplay"]["positions"] == total == row["window_positions"]
 
 
+@pytest.mark.slow
+def test_a_node_that_cannot_run_the_backend_stops_the_run_with_the_fix(tmp_path, local_ray):
+    from alphazero.nn.inference import BackendError
+
+    # The driver cannot know a node's devices (selfplay.device auto), so the check is the
+    # node's: CUDA's backend on these CPU-only actors must surface as the one-line fix, at
+    # once, not as a retried Ray traceback.
+    cfg = load("configs/smoke.yaml", ["pipeline.iterations=1", "selfplay.workers=1",
+                                      "selfplay.device=auto", "inference.selfplay_backend=fused"])
+    rd = str(tmp_path / "run")
+    create_run(rd, cfg)
+    with pytest.raises(BackendError, match=r"^self-play failed on a Ray node: backend 'fused' "
+                                           r"is not available on cpu"):
+        run(rd, ray_address="auto")
+    assert not list((tmp_path / "run" / "data").rglob("chunk_*.pkl"))
+
+
 def test_actors_ask_for_a_fair_share_of_the_gpus():
     from alphazero.stages.cluster import actor_gpus
     from alphazero.stages.workers import WorkerError

@@ -142,6 +142,8 @@ ELSEWHERE = {
     "the perfect solver needs the solver extra": "below, without the solver extra",
     "backend 'openvino-int8' needs the 'fast,int8' extra": "test_the_missing_backend_rows below",
     "backend 'openvino' needs the 'fast' extra": "test_the_missing_backend_rows below",
+    "backend 'X' is not available on ...": "test_the_machine_dependent_rows below",
+    "self-play failed on a Ray node: ...": "tests/test_cluster.py (Ray's nodes)",
     "train: the checkpoint's optimizer state is adamw but train.optimizer is sgd; starting a "
     "fresh sgd optimizer": "a notice, not an error: tests/test_train_data.py",
     "--out DIR already holds games of another job (...)": "tests/test_cli.py, self-play into "
@@ -176,13 +178,23 @@ def test_each_row_is_what_the_command_says(message, world, capsys, monkeypatch):
     assert sorted(p.name for p in t.rglob("*")) == before  # nothing written
 
 
-def test_the_machine_dependent_rows(capsys):
+def test_the_machine_dependent_rows(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
     import importlib.util
 
     if not torch.cuda.is_available():
         code, err = run_cli(["analyse", "4", "--sims", "0", "--device", "cuda"], capsys)
         assert code == 2 and re.search(pattern(
             "device 'cuda' was asked for but CUDA is not available here"), err)
+    # a backend the device that judges cannot run: CUDA's on a CPU, OpenVINO's on a GPU
+    backend, device = ("fused", "cpu") if not torch.cuda.is_available() else ("openvino", "cuda")
+    code, err = run_cli(["pipeline", "--config", "configs/smoke.yaml", "--run-dir",
+                         str(tmp_path / "run"), "--set", f"inference.backend={backend}", "--set",
+                         f"train.device={device}"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert re.search(pattern(f"backend '{backend}' is not available on {device}; set "
+                             "inference.backend to another backend: one of ... or auto"), err)
+    assert not (tmp_path / "run").exists()
     if importlib.util.find_spec("bitbully") is None:
         code, err = run_cli(["evaluate", "--player", "random", "--opponent", "solver"], capsys)
         assert code == 2 and "the perfect solver needs the solver extra" in err

@@ -227,26 +227,29 @@ def _openvino(net: ConnectNet, precision: str) -> Forward:
     return forward
 
 
-def require_backend(name: str, key: str | None = None) -> None:
-    """Raise ``BackendError`` (naming the extra, and ``key``, the setting that asked for it)
-    when ``name`` is an OpenVINO backend and its libraries are missing here; any other name
-    passes (CUDA's are checked where they run)."""
+def require_backend(name: str, key: str | None = None,
+                    device: torch.device | None = None) -> None:
+    """Raise ``BackendError`` with the fix (naming the extra to install, and ``key``, the
+    setting that asked for ``name``) when backend ``name`` cannot run here: an OpenVINO one
+    whose libraries are missing, or, given ``device``, one that does not run on it (CUDA's
+    ``fused`` on a CPU, OpenVINO on a GPU). ``auto`` always passes."""
+    instead = f"set {key} to another backend" if key else "choose another backend"
     if name.startswith("openvino") and name not in available_backends(torch.device("cpu")):
         extra = "fast,int8" if name == "openvino-int8" else "fast"
-        instead = f"set {key} to another backend" if key else "choose another backend"
         raise BackendError(f"backend {name!r} needs the '{extra}' extra: pip install "
                            f"'alphazero-c4[{extra}]' (or {instead})")
+    if device is not None and name != "auto" and name not in available_backends(device):
+        raise BackendError(f"backend {name!r} is not available on {device.type}; {instead}: "
+                           f"one of {available_backends(device)} or auto")
 
 
 def backend_forward(net: ConnectNet, name: str, device: torch.device | None = None) -> Forward:
     """The forward pass of a snapshot of ``net`` under backend ``name`` (see the module doc).
     Raises ``BackendError`` with the fix when ``name`` cannot run here."""
     device = device or next(net.parameters()).device
-    if name not in available_backends(device):
-        if device.type == "cpu":
-            require_backend(name)
-        raise BackendError(f"backend {name!r} is not available on {device.type}; use one of "
-                           f"{available_backends(device)} or auto")
+    if name == "auto":
+        raise ValueError("backend_forward needs a backend; resolve 'auto' with resolve_backend")
+    require_backend(name, device=device)
     if name == "eager":
         snapshot = copy.deepcopy(net).eval()
         return _torch_forward(snapshot, device)

@@ -22,6 +22,7 @@ from typing import Any
 
 from alphazero.core import atomic, faults
 from alphazero.core.config import InferenceConfig, MCTSConfig, NetConfig, SelfPlayConfig
+from alphazero.nn.inference import BackendError
 from alphazero.stages.selfplay import chunk_games, chunk_path, play_chunks
 from alphazero.stages.workers import (
     PoolProgress,
@@ -170,6 +171,10 @@ class RayPool:
             try:
                 shards = ray.get(ready[0])
             except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as e:
+                if isinstance(getattr(e, "cause", None), BackendError):
+                    # A node without an extra (or a GPU): retrying elsewhere hides the fix.
+                    raise BackendError(f"self-play failed on a Ray node: {e.cause} (every "
+                                       "node needs what the backend needs)") from None
                 if tries + 1 >= GROUP_RETRIES:
                     raise WorkerError(f"Ray self-play failed {GROUP_RETRIES} times on chunks "
                                       f"{group}: {str(e).splitlines()[0]}") from None

@@ -262,20 +262,25 @@ class _Slots:
 
 
 def check_requirements(cfg: Config, judging: bool = True) -> None:
-    """Raise a one-line error naming the extra to install when ``cfg`` needs one that is
-    missing, now or at any iteration of its schedule: ``SolverUnavailable`` for drawn starts,
-    ``BackendError`` for an OpenVINO backend of self-play (and of judging, with ``judging``);
-    callers check before they write anything."""
+    """Raise a one-line error naming the fix when ``cfg`` needs what is missing here, now or
+    at any iteration of its schedule: ``SolverUnavailable`` for drawn starts, ``BackendError``
+    for a backend of self-play (and of judging, with ``judging``) that is not installed or
+    does not run on its device. Judging runs here, on ``train.device``; self-play's device is
+    only certain when it is ``cpu`` (with ``auto`` a Ray node may have a GPU). Callers check
+    before they write anything."""
     if cfg.selfplay.drawn_start_share > 0 or "selfplay.drawn_start_share" in cfg.schedule:
         solver.require()
     from alphazero.nn.inference import require_backend
+    from alphazero.nn.net import select_device
 
+    selfplay_device = select_device("cpu") if cfg.selfplay.device == "cpu" else None
+    judging_device = select_device(cfg.train.device) if judging else None
     for it in [0, *sorted({it for steps in cfg.schedule.values() for it in steps})]:
         inf = cfg.at(it).inference if it else cfg.inference
         require_backend(inf.selfplay_backend_name(), "inference.selfplay_backend"
-                        if inf.selfplay_backend else "inference.backend")
+                        if inf.selfplay_backend else "inference.backend", selfplay_device)
         if judging:
-            require_backend(inf.backend, "inference.backend")
+            require_backend(inf.backend, "inference.backend", judging_device)
 
 
 def _full_searches(rngs: list[np.random.Generator], sp: SelfPlayConfig) -> np.ndarray:
