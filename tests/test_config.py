@@ -152,3 +152,13 @@ def test_a_schedule_changes_settings_from_its_iterations_on(tmp_path):
 def test_bad_schedules_name_the_entry(override, match):
     with pytest.raises(ConfigError, match=match):
         load("configs/smoke.yaml", [override])
+
+
+def test_a_net_names_what_overrides_its_preset():
+    from alphazero.core.config import NetConfig
+
+    assert NetConfig(preset="small").resolve(False).describe() == "small (5x64)"
+    grown = NetConfig(preset="small", channels=128).resolve(False)
+    assert grown.describe() == "5x128 (small with channels 128)"
+    # a size set to the preset's own value changes nothing
+    assert NetConfig(preset="tiny", blocks=2).resolve(False).describe() == "tiny (2x32)"

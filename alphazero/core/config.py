@@ -91,9 +91,14 @@ class NetConfig:
         return NetConfig(preset=name, reply_head=self.reply_head, **vals)
 
     def describe(self) -> str:
-        """Short human description, e.g. ``small (5x64)`` (``+ reply head`` when it has one)."""
-        return f"{self.preset} ({self.blocks}x{self.channels})" + (
-            " + reply head" if self.reply_head else "")
+        """Short human description, e.g. ``small (5x64)``, ``5x128 (small with channels
+        128)`` when sizes override the preset's (``+ reply head`` when it has one)."""
+        changed = [f"{k} {v}" for k, v, b in zip(ARCH_KEYS, self.sizes(),
+                                                   PRESETS.get(self.preset, self.sizes()))
+                   if v is not None and v != b]
+        text = (f"{self.blocks}x{self.channels} ({self.preset} with {', '.join(changed)})"
+                if changed else f"{self.preset} ({self.blocks}x{self.channels})")
+        return text + (" + reply head" if self.reply_head else "")
 
     def sizes(self) -> tuple[int, ...]:
         """The architecture alone (resolved): ``ARCH_KEYS``' values."""
