@@ -62,7 +62,7 @@ def test_a_node_that_cannot_run_the_backend_stops_the_run_with_the_fix(tmp_path,
     cfg = load("configs/smoke.yaml", ["pipeline.iterations=1", "selfplay.workers=1",
                                       "selfplay.device=auto", "inference.selfplay_backend=fused"])
     rd = str(tmp_path / "run")
-    create_run(rd, cfg)
+    create_run(rd, cfg, ray=True)  # without Ray, self-play's device is known: refused here
     with pytest.raises(BackendError, match=r"^self-play failed on a Ray node: backend 'fused' "
                                            r"is not available on cpu"):
         run(rd, ray_address="auto")

@@ -195,6 +195,15 @@ def test_the_machine_dependent_rows(tmp_path, capsys, monkeypatch):
     assert re.search(pattern(f"backend '{backend}' is not available on {device}; set "
                              "inference.backend to another backend: one of ... or auto"), err)
     assert not (tmp_path / "run").exists()
+    if not torch.cuda.is_available():  # self-play here on auto's device: known before writing
+        for argv in (["pipeline", "--run-dir", str(tmp_path / "run")],
+                     ["self-play", "--games", "2", "--out", str(tmp_path / "games")]):
+            code, err = run_cli([*argv, "--config", "configs/smoke.yaml", "--set",
+                                 "selfplay.device=auto", "--set", "inference.backend=fused",
+                                 "--set", "train.device=auto"], capsys)
+            assert code == 2 and "backend 'fused' is not available on cpu; set " \
+                "inference.backend to another backend" in err, err
+        assert not (tmp_path / "run").exists() and not (tmp_path / "games").exists()
     if importlib.util.find_spec("bitbully") is None:
         code, err = run_cli(["evaluate", "--player", "random", "--opponent", "solver"], capsys)
         assert code == 2 and "the perfect solver needs the solver extra" in err

@@ -172,7 +172,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         if args.init_from:
             raise UserError("--init-from starts a new run; a resumed run keeps its own nets "
                             "(drop --init-from, or start a new --run-dir with --config)")
-        open_run(args.resume, args.set or [])  # validates and saves any --set
+        open_run(args.resume, args.set or [], ray=args.ray is not None)  # validates, saves --set
         run_dir = args.resume
     else:
         if not args.config:
@@ -181,7 +181,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         cfg = config_of(args)
         run_dir = args.run_dir or os.path.join(
             "runs", os.path.splitext(os.path.basename(args.config))[0])
-        if not create_run(run_dir, cfg, init_from=args.init_from):
+        if not create_run(run_dir, cfg, init_from=args.init_from, ray=args.ray is not None):
             print(f"pipeline: {run_dir} already holds this run; resuming it")
     run(run_dir, console=console_of(args), ray_address=args.ray)
     print(f"pipeline: done; best net in {os.path.join(run_dir, 'best.pt')}, metrics in "

@@ -82,7 +82,7 @@ class RunPaths:
 
 
 def create_run(run_dir: str, cfg: Config, init_from: str | None = None,
-               notice: Callable[[str], None] = print) -> bool:
+               notice: Callable[[str], None] = print, ray: bool = False) -> bool:
     """A new run folder with the resolved config and its first best net: a fresh one, or the
     net of the checkpoint ``init_from`` (a warm start; its optimizer state, when it has one,
     becomes candidate 0, so training continues it, learning-rate schedule included; a smaller
@@ -100,7 +100,7 @@ def create_run(run_dir: str, cfg: Config, init_from: str | None = None,
         raise ConfigError(f"run folder {run_dir!r} already holds a run with another config; "
                           f"continue it with --resume {run_dir} or choose another --run-dir")
     start = _warm_start(init_from, cfg, notice) if init_from else None
-    check_requirements(cfg)
+    check_requirements(cfg, selfplay_here=not ray)
     os.makedirs(run_dir, exist_ok=True)
     # The nets first, the config last: a folder with config.yaml is always a complete run.
     if start is None:
@@ -134,7 +134,8 @@ def _warm_start(path: str, cfg: Config, notice: Callable[[str], None]) -> checkp
     return dataclasses.replace(start, net=net, net_config=net.cfg, optimizer=None)
 
 
-def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = (),
+             ray: bool = False) -> Config:
     """Load a run's config, apply overrides, check it against best.pt, and only then save
     the overrides back."""
     paths = RunPaths(run_dir)
@@ -146,7 +147,7 @@ def open_run(run_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> Confi
     if cfg.net.blocks is None:  # a hand-written config.yaml: resolve as on creation
         cfg = dataclasses.replace(cfg, net=cfg.net.resolve(select_device(
             cfg.train.device).type == "cuda"))
-    check_requirements(cfg)
+    check_requirements(cfg, selfplay_here=not ray)
     checkpoint.load(paths.best, "cpu", expect=cfg.net)
     # Saved only once the checks above passed: a rejected override leaves the run as it was.
     if overrides:
@@ -167,7 +168,7 @@ def run(run_dir: str, console: Reporter = SILENT, ray_address: str | None = None
     """
     from torch.utils.tensorboard import SummaryWriter
 
-    cfg = open_run(run_dir)
+    cfg = open_run(run_dir, ray=ray_address is not None)
     paths = RunPaths(run_dir)
     device = select_device(cfg.train.device)
     done = {r["iteration"] for r in read_metrics(paths.metrics)}

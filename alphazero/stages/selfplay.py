@@ -261,19 +261,20 @@ class _Slots:
         return random_opening(rng, most)
 
 
-def check_requirements(cfg: Config, judging: bool = True) -> None:
+def check_requirements(cfg: Config, judging: bool = True, selfplay_here: bool = True) -> None:
     """Raise a one-line error naming the fix when ``cfg`` needs what is missing here, now or
     at any iteration of its schedule: ``SolverUnavailable`` for drawn starts, ``BackendError``
     for a backend of self-play (and of judging, with ``judging``) that is not installed or
-    does not run on its device. Judging runs here, on ``train.device``; self-play's device is
-    only certain when it is ``cpu`` (with ``auto`` a Ray node may have a GPU). Callers check
-    before they write anything."""
+    does not run on its device. Judging runs here, on ``train.device``; so does self-play
+    with ``selfplay_here`` (on a Ray cluster only ``selfplay.device: cpu`` is certain: with
+    ``auto`` a node may have a GPU). Callers check before they write anything."""
     if cfg.selfplay.drawn_start_share > 0 or "selfplay.drawn_start_share" in cfg.schedule:
         solver.require()
     from alphazero.nn.inference import require_backend
     from alphazero.nn.net import select_device
 
-    selfplay_device = select_device("cpu") if cfg.selfplay.device == "cpu" else None
+    selfplay_device = (select_device(cfg.selfplay.device) if selfplay_here
+                       else select_device("cpu") if cfg.selfplay.device == "cpu" else None)
     judging_device = select_device(cfg.train.device) if judging else None
     for it in [0, *sorted({it for steps in cfg.schedule.values() for it in steps})]:
         inf = cfg.at(it).inference if it else cfg.inference
