@@ -18,7 +18,7 @@ PACKAGES = {
     "rules": [{"game"}, {"encoder", "solver"}, {"positions"}],
     "search": [{"tree", "exploration"}, {"cache"}, {"evaluators"}, {"roots", "kernels"}, {"mcts"}],
     "replay": [{"shards"}, {"dataset"}],
-    "nn": [{"net", "calibration"}, {"checkpoint", "fused", "grow", "export"}, {"inference"}],
+    "nn": [{"net", "calibration"}, {"checkpoint", "fused", "grow", "export", "average"}, {"inference"}],
     "stages": [{"selfplay", "train", "arena"}, {"workers", "breadth"}, {"cluster"}],
     "apps": [{"play", "analysis"}, {"serve"}],
     "run": [{"options", "status", "judge"}, {"pipeline", "evaluate"}, {"commands"}, {"cli"}],
