@@ -31,9 +31,11 @@ def main() -> None:
                     help="recent self-play positions the BatchNorm statistics are measured on")
     a = ap.parse_args()
     paths = RunPaths(a.run_dir)
+    if a.first > a.last:
+        sys.exit(f"average_nets: --from {a.first} is after --to {a.last}")
     names = [paths.candidate(i) for i in range(a.first, a.last + 1)]
     missing = [n for n in names if not os.path.exists(n)]
-    if missing or a.first > a.last:
+    if missing:
         sys.exit(f"average_nets: no candidates {a.first}..{a.last} in {a.run_dir} "
                  f"(missing: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})")
     nets = [checkpoint.load(n).net for n in names]

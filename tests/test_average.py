@@ -38,9 +38,9 @@ def test_batchnorm_statistics_are_those_of_the_averaged_net_on_the_positions():
     with torch.no_grad():
         pre = avg.stem[0](x)  # what the stem's BatchNorm sees: [n, C, 6, 7]
     assert torch.allclose(avg.stem[1].running_mean, pre.mean((0, 2, 3)), atol=1e-5)
-    # the unbiased variance of each batch of 32, averaged over the 3 batches
-    var = torch.stack([pre[i:i + 32].var((0, 2, 3)) for i in range(0, 96, 32)]).mean(0)
-    assert torch.allclose(avg.stem[1].running_var, var, rtol=1e-4)
+    # in one batch the variance is the positions' own (unbiased)
+    one = average_nets([a, b], planes, batch=96)
+    assert torch.allclose(one.stem[1].running_var, pre.var((0, 2, 3)), rtol=1e-4)
     assert avg.stem[1].momentum == a.stem[1].momentum  # restored for any later training
     # and not the mean of the inputs' statistics (which fresh nets have at their defaults)
     assert not torch.allclose(avg.stem[1].running_mean, a.stem[1].running_mean)
@@ -50,3 +50,5 @@ def test_nets_of_another_architecture_are_refused():
     with pytest.raises(ValueError, match="differ in architecture"):
         average_nets([fresh_net(TINY, 1), fresh_net(NetConfig(preset="small").resolve(False), 1)],
                      positions(8))
+    with pytest.raises(ValueError, match="one position"):
+        average_nets([fresh_net(TINY, 1)], np.zeros((0, 3, 6, 7), np.uint8))

@@ -186,8 +186,8 @@ def test_the_machine_dependent_rows(tmp_path, capsys, monkeypatch):
         code, err = run_cli(["analyse", "4", "--sims", "0", "--device", "cuda"], capsys)
         assert code == 2 and re.search(pattern(
             "device 'cuda' was asked for but CUDA is not available here"), err)
-    # a backend the device that judges cannot run: CUDA's on a CPU, OpenVINO's on a GPU
-    backend, device = ("fused", "cpu") if not torch.cuda.is_available() else ("openvino", "cuda")
+    # a backend the device that judges cannot run: CUDA's on a CPU, a CPU one on a GPU
+    backend, device = ("fused", "cpu") if not torch.cuda.is_available() else ("folded", "cuda")
     code, err = run_cli(["pipeline", "--config", "configs/smoke.yaml", "--run-dir",
                          str(tmp_path / "run"), "--set", f"inference.backend={backend}", "--set",
                          f"train.device={device}"], capsys)

@@ -21,10 +21,11 @@ from alphazero.nn.net import ConnectNet
 
 def average_nets(nets: list[ConnectNet], planes: np.ndarray, batch: int = 256) -> ConnectNet:
     """The parameter mean of ``nets`` (one architecture), BatchNorm statistics measured on
-    ``planes`` (uint8 or int8 [n, 3, 6, 7], positions of the nets' own games). Returns a new
+    ``planes`` (uint8 or int8 [n, 3, 6, 7], positions of the nets' own games, taken in a
+    fixed shuffled order). Returns a new
     net in eval mode; ``nets`` are not changed."""
-    if not nets:
-        raise ValueError("average_nets needs at least one net")
+    if not nets or not len(planes):
+        raise ValueError("average_nets needs at least one net and one position")
     if any(n.cfg.sizes() != nets[0].cfg.sizes() or n.cfg.reply_head != nets[0].cfg.reply_head
            for n in nets):
         raise ValueError("average_nets: the nets differ in architecture")
@@ -44,6 +45,9 @@ def _measure_batchnorm(net: ConnectNet, planes: np.ndarray, batch: int) -> None:
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # a cumulative mean over all batches, not a decaying one
+    # Shuffled (fixed seed): a file's positions come game by game, and batches of a few whole
+    # games would hide the variance between games that training's shuffled batches see.
+    planes = planes[np.random.default_rng(0).permutation(len(planes))]
     net.train()
     with torch.no_grad():
         for i in range(0, len(planes), batch):
