@@ -234,16 +234,15 @@ def require_backend(name: str, key: str | None = None,
     whose libraries are missing, or, given ``device``, one that does not run on it (CUDA's
     ``fused`` on a CPU, OpenVINO on a GPU). ``auto`` always passes."""
     instead = f"set {key} to another backend" if key else "choose another backend"
-    # The device first: no extra makes OpenVINO run on a GPU.
-    if (device is not None and device.type != "cpu" and name != "auto"
-            and name not in available_backends(device)):
-        raise BackendError(f"backend {name!r} is not available on {device.type}; {instead}: "
-                           f"one of {available_backends(device)} or auto")
-    if name.startswith("openvino") and name not in available_backends(torch.device("cpu")):
+    wrong_device = device is not None and name != "auto" and name not in available_backends(device)
+    missing_extra = name.startswith("openvino") and name not in available_backends(
+        torch.device("cpu"))
+    # On a GPU the device is the fix: no extra makes OpenVINO run there.
+    if missing_extra and not (wrong_device and device.type != "cpu"):
         extra = "fast,int8" if name == "openvino-int8" else "fast"
         raise BackendError(f"backend {name!r} needs the '{extra}' extra: pip install "
                            f"'alphazero-c4[{extra}]' (or {instead})")
-    if device is not None and name != "auto" and name not in available_backends(device):
+    if wrong_device:
         raise BackendError(f"backend {name!r} is not available on {device.type}; {instead}: "
                            f"one of {available_backends(device)} or auto")
 
