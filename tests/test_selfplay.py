@@ -328,6 +328,38 @@ def test_drawn_starts_need_random_openings_and_the_solver(monkeypatch):
         check_requirements(dataclasses.replace(cfg, schedule={"selfplay.drawn_start_share": {5: 0.2}}))
 
 
+def test_the_backend_key_named_is_the_one_that_fixes_it(monkeypatch):
+    """Self-play on a GPU, judging on the CPU (or the other way round), one backend for both:
+    the device that cannot run it is named with the key that fixes it alone. No GPU needed:
+    the device is only asked for its kind."""
+    import alphazero.nn.net as net
+    from alphazero.core.config import Config
+    from alphazero.nn.inference import BackendError
+
+    real = net.select_device
+    monkeypatch.setattr(net, "select_device",
+                        lambda asked="auto": torch.device("cuda") if asked == "cuda" else real(asked))
+
+    def config(selfplay_device, train_device, **inference):
+        cfg = Config()
+        return dataclasses.replace(
+            cfg, selfplay=dataclasses.replace(cfg.selfplay, device=selfplay_device),
+            train=dataclasses.replace(cfg.train, device=train_device),
+            inference=dataclasses.replace(cfg.inference, **inference))
+
+    with pytest.raises(BackendError, match=r"'folded' is not available on cuda; set "
+                       r"inference\.selfplay_backend to another"):
+        check_requirements(config("cuda", "cpu", backend="folded"))
+    with pytest.raises(BackendError, match=r"'folded' is not available on cuda; set "
+                       r"inference\.backend to another"):
+        check_requirements(config("cpu", "cuda", backend="folded"))
+    with pytest.raises(BackendError, match=r"'fused' is not available on cpu; set "
+                       r"inference\.backend to another"):  # same kind: the shared key
+        check_requirements(config("cpu", "cpu", backend="fused"))
+    check_requirements(config("cuda", "cpu", backend="folded", selfplay_backend="fused"))
+    check_requirements(config("cuda", "cpu", backend="folded"), selfplay_here=False)
+
+
 def test_a_run_that_needs_the_missing_solver_writes_nothing(tmp_path, monkeypatch):
     """Neither a new run nor a resumed one with a --set asking for drawn starts is written
     when the solver is missing: the error comes first and the run stays as it was."""
