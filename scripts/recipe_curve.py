@@ -10,6 +10,10 @@ positions the pipeline scores each iteration, and from the evaluations in EVALS_
 after the iteration whose candidate it measured) the raw policy on all 6000
 positions and the 600-simulation search on the three hard sets, with AlphaZero.jl's levels in
 the legend. Writes OUT_cpu.svg and OUT_positions.svg (matplotlib, the plots extra).
+
+More runs of the same config with other seeds (``--seed-run RUN_DIR EVALS_DIR``, repeatable)
+add a band to each line: the range over all runs at the iterations every run has measured,
+drawn at the first run's x. The lines stay the first run's (the run that made the shipped net).
 """
 
 from __future__ import annotations
@@ -50,7 +54,9 @@ def overall(sets: dict) -> float:
 
 
 def lines(rows: list[dict], evals: dict[int, dict], x_of: dict[int, float]) -> dict:
-    """Legend name -> [(x, mistakes %)] with x given per iteration by ``x_of``."""
+    """Legend name -> [(x, mistakes %)] with x given per iteration by ``x_of`` (evaluations
+    of iterations the run has not reached are left out)."""
+    evals = {it: e for it, e in evals.items() if it in x_of}
     out = {"raw policy, a fifth of Pons (each iteration)": [
         (x_of[r["iteration"]], 100 * r["policy_mistakes"]) for r in rows
         if r.get("policy_mistakes") is not None]}
@@ -62,22 +68,47 @@ def lines(rows: list[dict], evals: dict[int, dict], x_of: dict[int, float]) -> d
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run_dir")
-    ap.add_argument("evals_dir")
-    ap.add_argument("--out", required=True, help="path prefix of the two SVG files")
-    a = ap.parse_args()
-    rows, evals = read_rows(a.run_dir), evaluations(a.evals_dir)
+def progress(rows: list[dict]) -> tuple[dict[int, float], dict[int, int]]:
+    """iteration -> CPU core-hours, and -> recorded positions, both summed from iteration 1."""
     hours, positions, cpu, pos = {}, {}, 0.0, 0
     for r in rows:
         cpu += r["cpu_seconds"]["total"] / 3600
         pos += r["selfplay"]["positions"]
         hours[r["iteration"]], positions[r["iteration"]] = cpu, pos
+    return hours, positions
+
+
+def bands(runs: list[dict], x_of: dict[int, float]) -> dict:
+    """Legend name -> [(x, lo, hi)]: each line's range over ``runs`` (the per-iteration
+    ``lines`` of every run, keyed by iteration) where all of them have it, at ``x_of``."""
+    out = {}
+    for name, first in runs[0].items():
+        shared = sorted(set(first).intersection(*(r[name] for r in runs[1:])))
+        ys = [[r[name][it] for r in runs] for it in shared]
+        out[name] = [(x_of[it], min(y), max(y)) for it, y in zip(shared, ys)]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("evals_dir")
+    ap.add_argument("--seed-run", nargs=2, action="append", default=[],
+                    metavar=("RUN_DIR", "EVALS_DIR"), help="another run of the config: bands")
+    ap.add_argument("--out", required=True, help="path prefix of the two SVG files")
+    a = ap.parse_args()
+    runs = [(read_rows(r), evaluations(e)) for r, e in [(a.run_dir, a.evals_dir), *a.seed_run]]
+    hours, positions = progress(runs[0][0])
+    by_iteration = [{name: dict(points) for name, points in lines(
+        rows, evals, {r["iteration"]: r["iteration"] for r in rows}).items()}
+        for rows, evals in runs]
     title = "recipe from scratch (configs/strong.yaml): mistakes against perfect play"
+    if len(runs) > 1:
+        title += f"\n(lines: the first run; bands: the range over {len(runs)} seeds)"
     for suffix, x_of, xlabel in (("cpu", hours, "CPU core-hours (the pipeline's count)"),
                                  ("positions", positions, "self-play positions (recorded)")):
-        fig = plots.line_figure(lines(rows, evals, x_of), title, xlabel, "mistakes (%)",
+        fig = plots.line_figure(lines(*runs[0], x_of), title, xlabel, "mistakes (%)",
+                                bands=bands(by_iteration, x_of) if len(runs) > 1 else None,
                                 ylim=(0, 20))
         plots.save(fig, f"{a.out}_{suffix}.svg")
         print(f"{a.out}_{suffix}.svg")
