@@ -35,3 +35,22 @@ def test_every_mutant_still_finds_its_line():
 
     for path, old, _, _ in MUTANTS:
         assert (pathlib.Path(ROOT) / path).read_text().count(old) == 1, (path, old)
+
+
+def test_the_judging_rule_keeps_the_incumbent_unless_a_candidate_ranks_above_it():
+    """scripts/judge_candidates.py's rule: winning every game moving first comes before
+    breadth, breadth before c4, and a tie keeps the net shipped now."""
+    import sys
+
+    sys.path.insert(0, str(SCRIPTS[0].parent))
+    from judge_candidates import choose
+
+    def row(name, first, total, c4):
+        return {"name": name, "first": first, "sum": total, "c4": c4}
+
+    incumbent = row("incumbent", (92, 8, 0), 316, 70)
+    assert choose([incumbent, row("tied", (92, 8, 0), 316, 70)]) is incumbent
+    assert choose([incumbent, row("broader", (92, 8, 0), 317, 75)])["name"] == "broader"
+    assert choose([incumbent, row("fewer c4", (93, 7, 0), 316, 69)])["name"] == "fewer c4"
+    wins_all = row("wins all", (100, 0, 0), 300, 90)
+    assert choose([incumbent, row("broader", (92, 8, 0), 330, 60), wins_all]) is wins_all
