@@ -9,7 +9,8 @@ positions the pipeline scores each iteration, and from the evaluations in EVALS_
 ``iter_XXXX.json`` after the iteration whose best net it measured, or ``candidate_XXXX.json``
 after the iteration whose candidate it measured) the raw policy on all 6000
 positions and the 600-simulation search on the three hard sets, with AlphaZero.jl's levels in
-the legend. Writes OUT_cpu.svg and OUT_positions.svg (matplotlib, the plots extra).
+the legend. Writes OUT_cpu.svg and OUT_positions.svg (matplotlib, the plots extra) and prints
+each run's evaluations as a markdown table.
 
 More runs of the same config with other seeds (``--seed-run RUN_DIR EVALS_DIR``, repeatable)
 add a band to each line: the range over all runs at the iterations every run has measured,
@@ -68,6 +69,21 @@ def lines(rows: list[dict], evals: dict[int, dict], x_of: dict[int, float]) -> d
     return out
 
 
+def table(evals: dict[int, dict], hours: dict[int, float], positions: dict[int, int]) -> str:
+    """The evaluations as markdown rows: iteration, core-hours, positions, the six sets at 600
+    simulations and the raw policy over all 6000 (the recipe README's table)."""
+    sets = ["Test_L1_R1", "Test_L2_R1", "Test_L3_R1", "Test_L1_R2", "Test_L2_R2", "Test_L1_R3"]
+    out = ["| after iteration | CPU core-hours | positions | "
+           + " | ".join(s[5:] for s in sets) + " | raw policy, all 6000 |", "|---" * 10 + "|"]
+    for it, e in evals.items():
+        if it in hours:
+            cells = [str(it), f"{hours[it]:.2f}", f"{positions[it]:,}",
+                     *(f"{100 * e['mcts_sets'][s]['mistake_rate']:.1f}" for s in sets),
+                     f"{overall(e['policy_sets']):.1f}"]
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def progress(rows: list[dict]) -> tuple[dict[int, float], dict[int, int]]:
     """iteration -> CPU core-hours, and -> recorded positions, both summed from iteration 1."""
     hours, positions, cpu, pos = {}, {}, 0.0, 0
@@ -112,6 +128,8 @@ def main() -> None:
                                 ylim=(0, 20))
         plots.save(fig, f"{a.out}_{suffix}.svg")
         print(f"{a.out}_{suffix}.svg")
+    for (rows, evals), (run_dir, _) in zip(runs, [(a.run_dir, a.evals_dir), *a.seed_run]):
+        print(f"\n{run_dir}:\n{table(evals, *progress(rows))}")
 
 
 if __name__ == "__main__":
