@@ -1,5 +1,5 @@
-"""Choose the net to ship from a run's candidates without looking at Pons: the rule the recipe's
-shipped net was chosen by (checkpoints/recipe/README.md), in one resumable command.
+"""Choose the net to ship from a run's candidates without looking at Pons, by the rules the
+recipe's nets were judged by (checkpoints/recipe/README.md), in one resumable command.
 
     python scripts/judge_candidates.py runs/strong --from 142 --incumbent checkpoints/best.pt \
         --out judged/strong [--top 5] [--breadth 100] [--breadth-seeds 1 2] [--sims 600] \
@@ -10,20 +10,24 @@ shipped net was chosen by (checkpoints/recipe/README.md), in one resumable comma
 2. The --top candidates with the fewest c4 mistakes (a tie: the later one) and the incumbent
    play --breadth won and --breadth drawn starts against the solver on each of
    --breadth-seeds at --sims simulations, and --solver-games from the empty board.
-3. The rule, written before any of it is measured: rank by winning every game moving first,
-   then wins kept plus draws held over all seeds, then fewer c4 mistakes; the incumbent stays
-   unless a candidate ranks strictly above it. Pons is measured afterwards, once, on the choice.
+3. The best candidate: among those that win every game moving first if any does, the most
+   wins kept plus draws held over all seeds (a tie: fewer c4 mistakes). It replaces the
+   incumbent only if it is no worse on both counts (winning every game moving first, the
+   breadth sum) and better on one. Pons is measured afterwards, once, on the choice.
 
-Each measurement is the ``alphazero evaluate ... --json`` output, one file each in OUT, kept
-and reused when the command runs again with the same settings (kill it at any moment). Prints the table (markdown)
-and the choice, and writes both to OUT/judged.md. Breadth sums of neighbouring candidates
-differ by several starts from noise alone: more seeds make the rule's answer firmer.
+Each measurement is the ``alphazero evaluate ... --json`` output, one file each in OUT, named
+after what it measured (the checkpoint's content hash and the settings), so a rerun reuses
+what it can (kill it at any moment; more seeds later add to the same folder) and never a
+measurement of another net. Prints the table (markdown) and the choice, and writes both to
+OUT/judged.md. Breadth sums of neighbouring candidates differ by several starts from noise
+alone: more seeds make the answer firmer.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import re
@@ -35,23 +39,34 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from alphazero.core import atomic  # noqa: E402
 
 
+def fingerprint(path: str) -> str:
+    """A short hash of a checkpoint file's bytes: measurements are kept per net, not per name."""
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:10]
+
+
 def measured(out_dir: str, name: str, argv: list[str]) -> dict:
     """The JSON of ``alphazero evaluate ARGV --json``, from OUT_DIR/NAME.json when an earlier
-    run wrote it, else measured now and kept there (atomically: a kill leaves no half file)."""
+    run wrote it, else measured now and kept there (atomically, once it parsed)."""
     path = os.path.join(out_dir, f"{name}.json")
-    if not os.path.exists(path):
-        print(f"  {name}: alphazero evaluate {' '.join(argv)}", flush=True)
-        done = subprocess.run([sys.executable, "-m", "alphazero.run.cli", "evaluate", *argv,
-                               "--json"], capture_output=True, text=True)
-        if done.returncode:
-            sys.exit(f"judge_candidates: {name} failed: {done.stderr.strip().splitlines()[-1]}")
-        atomic.write_text(path, done.stdout)
-    with open(path, encoding="utf-8") as fh:
-        return json.loads(fh.read().strip().splitlines()[-1])
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            return json.loads(fh.read().strip().splitlines()[-1])
+    print(f"  {name}: alphazero evaluate {' '.join(argv)}", flush=True)
+    done = subprocess.run([sys.executable, "-m", "alphazero.run.cli", "evaluate", *argv,
+                           "--json"], capture_output=True, text=True)
+    if done.returncode:
+        why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        sys.exit(f"judge_candidates: {name} failed: {why}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    atomic.write_text(path, done.stdout)
+    return report
 
 
-def c4_mistakes(report: dict) -> int:
-    """Raw-policy mistakes over all of the c4 set's positions."""
+def c4_mistakes(out_dir: str, label: str, ckpt: str) -> int:
+    """Raw-policy mistakes of ``ckpt`` over all of the c4 set's positions."""
+    report = measured(out_dir, f"c4_{label}_{fingerprint(ckpt)}",
+                      ["--checkpoint", ckpt, "--positions", "c4", "--sims", "0"])
     return round(sum(s["mistake_rate"] * s["n"] for s in report["policy_sets"].values()))
 
 
@@ -65,16 +80,21 @@ def candidates(run_dir: str, first: int) -> dict[str, str]:
     return out
 
 
-def judge(name: str, ckpt: str, a: argparse.Namespace) -> dict:
+def shortlist(c4: dict[str, int], top: int) -> list[str]:
+    """The ``top`` labels with the fewest c4 mistakes; of equals, the later iteration first."""
+    return sorted(c4, key=lambda label: (c4[label], -int(label[5:])))[:top]
+
+
+def judge(label: str, ckpt: str, a: argparse.Namespace) -> dict:
     """One contestant's c4 mistakes, breadth per seed and games moving first against the solver."""
-    row = {"name": name, "c4": c4_mistakes(measured(a.out, f"c4_{name}", [
-        "--checkpoint", ckpt, "--positions", "c4", "--sims", "0"])), "breadth": []}
+    key = fingerprint(ckpt)
+    row = {"name": label, "c4": c4_mistakes(a.out, label, ckpt), "breadth": []}
     for seed in a.breadth_seeds:
-        b = measured(a.out, f"breadth_s{seed}_{name}", [
+        b = measured(a.out, f"breadth{a.breadth}_s{seed}_sims{a.sims}_{label}_{key}", [
             "--checkpoint", ckpt, "--breadth", str(a.breadth), "--sims", str(a.sims),
             "--seed", str(seed)])
         row["breadth"].append((b["won"]["kept"], b["drawn"]["kept"]))
-    s = measured(a.out, f"solver_{name}", [
+    s = measured(a.out, f"solver{a.solver_games}_sims{a.sims}_{label}_{key}", [
         "--player", ckpt, "--opponent", "solver", "--games", str(a.solver_games),
         "--openings", "0", "--sims", str(a.sims)])["by_colour"]["first"]
     row["first"] = (s["wins"], s["draws"], s["losses"])
@@ -82,15 +102,20 @@ def judge(name: str, ckpt: str, a: argparse.Namespace) -> dict:
     return row
 
 
-def rank(row: dict) -> tuple:
-    """The rule's order: every game moving first won, then breadth, then fewer c4 mistakes."""
-    _, draws, losses = row["first"]
-    return (draws + losses == 0, row["sum"], -row["c4"])
+def wins_all(row: dict) -> bool:
+    """Whether the contestant won every game it moved first in against the solver."""
+    wins, draws, losses = row["first"]
+    return wins > 0 and draws + losses == 0
 
 
-def choose(rows: list[dict]) -> dict:
-    """The row the rule ships: the highest ``rank``; ``rows[0]`` (the incumbent) on a tie."""
-    return max(rows, key=rank)  # max keeps the first of equals
+def choose(incumbent: dict, rows: list[dict]) -> dict:
+    """The row to ship: the best of ``rows`` (winning every game moving first, then breadth,
+    then fewer c4 mistakes) if it is no worse than ``incumbent`` on both of the first two
+    and better on one; else ``incumbent``."""
+    best = max(rows, key=lambda r: (wins_all(r), r["sum"], -r["c4"]))
+    no_worse = wins_all(best) >= wins_all(incumbent) and best["sum"] >= incumbent["sum"]
+    better = wins_all(best) > wins_all(incumbent) or best["sum"] > incumbent["sum"]
+    return best if no_worse and better else incumbent
 
 
 def table(rows: list[dict], seeds: list[int]) -> str:
@@ -106,21 +131,8 @@ def table(rows: list[dict], seeds: list[int]) -> str:
     return "\n".join(lines)
 
 
-def same_settings(a: argparse.Namespace) -> None:
-    """Keep the measuring settings in OUT/settings.json; a rerun with other settings would
-    reuse measurements they did not make, so it stops with the fix instead."""
-    settings = {k: getattr(a, k) for k in ("breadth", "breadth_seeds", "sims", "solver_games")}
-    path = os.path.join(a.out, "settings.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            if (kept := json.load(fh)) != settings:
-                sys.exit(f"judge_candidates: {a.out} holds measurements made with {kept}; "
-                         "use another --out or the same settings")
-    os.makedirs(a.out, exist_ok=True)
-    atomic.write_json(path, settings)
-
-
-def main() -> None:
+def arguments() -> argparse.Namespace:
+    """The command line, checked before anything is measured."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("--from", dest="first", type=int, required=True,
@@ -131,24 +143,32 @@ def main() -> None:
     ap.add_argument("--breadth", type=int, default=100, help="won and drawn starts per seed")
     ap.add_argument("--breadth-seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--sims", type=int, default=600)
-    ap.add_argument("--solver-games", type=int, default=200)
+    ap.add_argument("--solver-games", type=int, default=200,
+                    help="even: half of them moving first")
     a = ap.parse_args()
+    if min(a.top, a.breadth, a.sims) < 1 or a.solver_games < 2 or a.solver_games % 2:
+        ap.error("--top, --breadth and --sims must be at least 1, --solver-games even and "
+                 "at least 2")
+    if not os.path.isfile(a.incumbent):
+        ap.error(f"incumbent {a.incumbent!r} not found")
+    return a
+
+
+def main() -> None:
+    a = arguments()
     pool = candidates(a.run_dir, a.first)
     if not pool:
         sys.exit(f"judge_candidates: no candidates from iteration {a.first} on in {a.run_dir}")
-    if not os.path.isfile(a.incumbent):
-        sys.exit(f"judge_candidates: incumbent {a.incumbent!r} not found")
-    same_settings(a)
+    os.makedirs(a.out, exist_ok=True)
     print(f"c4, raw policy: {len(pool)} candidates", flush=True)
-    c4 = {n: c4_mistakes(measured(a.out, f"c4_{n}", ["--checkpoint", p, "--positions", "c4",
-                                                     "--sims", "0"])) for n, p in pool.items()}
-    top = sorted(pool, key=lambda n: (c4[n], -int(n[5:])))[:a.top]
+    top = shortlist({label: c4_mistakes(a.out, label, p) for label, p in pool.items()}, a.top)
     print(f"breadth and the solver: {', '.join(top)} and the incumbent", flush=True)
-    rows = [judge("incumbent", a.incumbent, a)] + [judge(n, pool[n], a) for n in top]
-    best = choose(rows)
-    verdict = (f"choice: {best['name']}" + (" (the incumbent stays)" if best is rows[0]
-                                            else f" ({pool[best['name']]})"))
-    text = f"{table(rows, a.breadth_seeds)}\n\n{verdict}\n"
+    incumbent = judge("incumbent", a.incumbent, a)
+    rows = [judge(label, pool[label], a) for label in top]
+    best = choose(incumbent, rows)
+    verdict = ("choice: the incumbent stays" if best is incumbent
+               else f"choice: {best['name']} ({pool[best['name']]})")
+    text = f"{table([incumbent, *rows], a.breadth_seeds)}\n\n{verdict}\n"
     atomic.write_text(os.path.join(a.out, "judged.md"), text)
     print(text, end="")
 

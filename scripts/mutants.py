@@ -91,6 +91,12 @@ MUTANTS = [
      ["tests/test_reply.py"]),
     ("alphazero/core/config.py", "        out._check_reply(f\"schedule at iteration {iteration}: \")\n",
      "", ["tests/test_reply.py"]),
+    ("alphazero/stages/selfplay.py", "own = inf.selfplay_backend or (selfplay_device is not None",
+     "own = inf.selfplay_backend or False and (selfplay_device is not None",
+     ["tests/test_selfplay.py"]),
+    ("alphazero/stages/selfplay.py", "selfplay_device = (select_device(cfg.selfplay.device) if "
+     "selfplay_here", "selfplay_device = (select_device(cfg.selfplay.device) if False",
+     ["tests/test_selfplay.py"]),
 ]
 
 

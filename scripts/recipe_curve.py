@@ -101,7 +101,8 @@ def bands(runs: list[dict], x_of: dict[int, float]) -> dict:
     for name, first in runs[0].items():
         shared = sorted(set(first).intersection(*(r[name] for r in runs[1:])))
         ys = [[r[name][it] for r in runs] for it in shared]
-        out[name] = [(x_of[it], min(y), max(y)) for it, y in zip(shared, ys)]
+        if shared:  # none: a seed run not yet measured where the first run was
+            out[name] = [(x_of[it], min(y), max(y)) for it, y in zip(shared, ys)]
     return out
 
 
@@ -113,7 +114,8 @@ def main() -> None:
                     metavar=("RUN_DIR", "EVALS_DIR"), help="another run of the config: bands")
     ap.add_argument("--out", required=True, help="path prefix of the two SVG files")
     a = ap.parse_args()
-    runs = [(read_rows(r), evaluations(e)) for r, e in [(a.run_dir, a.evals_dir), *a.seed_run]]
+    sources = [(a.run_dir, a.evals_dir), *a.seed_run]
+    runs = [(read_rows(r), evaluations(e)) for r, e in sources]
     hours, positions = progress(runs[0][0])
     by_iteration = [{name: dict(points) for name, points in lines(
         rows, evals, {r["iteration"]: r["iteration"] for r in rows}).items()}
@@ -128,7 +130,7 @@ def main() -> None:
                                 ylim=(0, 20))
         plots.save(fig, f"{a.out}_{suffix}.svg")
         print(f"{a.out}_{suffix}.svg")
-    for (rows, evals), (run_dir, _) in zip(runs, [(a.run_dir, a.evals_dir), *a.seed_run]):
+    for (rows, evals), (run_dir, _) in zip(runs, sources):
         print(f"\n{run_dir}:\n{table(evals, *progress(rows))}")
 
 
