@@ -36,7 +36,6 @@ def test_every_mutant_still_finds_its_line(monkeypatch):
         assert (pathlib.Path(ROOT) / path).read_text().count(old) == 1, (path, old)
 
 
-
 def test_the_judging_rule_keeps_the_incumbent_unless_a_candidate_is_no_worse_and_better(
         monkeypatch):
     """scripts/judge_candidates.py: the best candidate wins every game moving first if any
