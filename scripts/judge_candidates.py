@@ -63,9 +63,10 @@ def measured(out_dir: str, name: str, argv: list[str]) -> dict:
     return report
 
 
-def c4_mistakes(out_dir: str, label: str, ckpt: str) -> int:
-    """Raw-policy mistakes of ``ckpt`` over all of the c4 set's positions."""
-    report = measured(out_dir, f"c4_{label}_{fingerprint(ckpt)}",
+def c4_mistakes(out_dir: str, label: str, ckpt: str, key: str | None = None) -> int:
+    """Raw-policy mistakes of ``ckpt`` (whose fingerprint is ``key`` when known) over all of
+    the c4 set's positions."""
+    report = measured(out_dir, f"c4_{label}_{key or fingerprint(ckpt)}",
                       ["--checkpoint", ckpt, "--positions", "c4", "--sims", "0"])
     return round(sum(s["mistake_rate"] * s["n"] for s in report["policy_sets"].values()))
 
@@ -88,7 +89,7 @@ def shortlist(c4: dict[str, int], top: int) -> list[str]:
 def judge(label: str, ckpt: str, a: argparse.Namespace) -> dict:
     """One contestant's c4 mistakes, breadth per seed and games moving first against the solver."""
     key = fingerprint(ckpt)
-    row = {"name": label, "c4": c4_mistakes(a.out, label, ckpt), "breadth": []}
+    row = {"name": label, "c4": c4_mistakes(a.out, label, ckpt, key), "breadth": []}
     for seed in a.breadth_seeds:
         b = measured(a.out, f"breadth{a.breadth}_s{seed}_sims{a.sims}_{label}_{key}", [
             "--checkpoint", ckpt, "--breadth", str(a.breadth), "--sims", str(a.sims),

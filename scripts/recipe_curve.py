@@ -37,12 +37,17 @@ HARD = {"Test_L1_R2": "~2", "Test_L2_R2": "~2.7", "Test_L1_R3": "~7"}
 
 
 def evaluations(folder: str) -> dict[int, dict]:
-    """iteration -> the evaluation's JSON (the last line of each file)."""
-    out = {}
+    """iteration -> the evaluation's JSON (the last line of each file); an iteration measured
+    twice (``iter_N`` and ``candidate_N``) is an error, not a silent pick."""
+    out, names = {}, {}
     for path in glob.glob(os.path.join(folder, "*.json")):
         if not (m := re.fullmatch(r"(?:iter|candidate)_(\d+)\.json", os.path.basename(path))):
             continue
         it = int(m.group(1))
+        if it in names:
+            sys.exit(f"recipe_curve: {names[it]} and {os.path.basename(path)} in {folder} both "
+                     f"measure iteration {it}: keep one")
+        names[it] = os.path.basename(path)
         with open(path, encoding="utf-8") as fh:
             out[it] = json.loads(fh.read().strip().splitlines()[-1])
     return dict(sorted(out.items()))

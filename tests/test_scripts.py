@@ -71,3 +71,15 @@ def test_recipe_curve_bands_span_the_seeds_where_all_were_measured(monkeypatch):
     second = {"a": {9: 7.0, 18: 2.0}, "b": {18: 4.0}}
     x_of = {9: 0.25, 18: 0.66, 29: 1.06}
     assert bands([first, second], x_of) == {"a": [(0.25, 5.0, 7.0), (0.66, 2.0, 3.0)]}
+
+
+def test_recipe_curve_refuses_an_iteration_measured_twice(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(SCRIPTS[0].parent))
+    from recipe_curve import evaluations
+
+    (tmp_path / "iter_0066.json").write_text('report\n{"n": 1}\n')
+    (tmp_path / "candidate_0230.json").write_text('{"n": 2}\n')
+    assert evaluations(str(tmp_path)) == {66: {"n": 1}, 230: {"n": 2}}
+    (tmp_path / "candidate_0066.json").write_text('{"n": 3}\n')
+    with pytest.raises(SystemExit, match="iteration 66"):
+        evaluations(str(tmp_path))
