@@ -64,7 +64,8 @@ def test_a_node_that_cannot_run_the_backend_stops_the_run_with_the_fix(tmp_path,
     rd = str(tmp_path / "run")
     create_run(rd, cfg, ray=True)  # without Ray, self-play's device is known: refused here
     with pytest.raises(BackendError, match=r"^self-play failed on a Ray node: backend 'fused' "
-                                           r"is not available on cpu"):
+                                           r"is not available on cpu.*every node needs what "
+                                           r"inference\.selfplay_backend needs"):
         run(rd, ray_address="auto")
     assert not list((tmp_path / "run" / "data").rglob("chunk_*.pkl"))
 

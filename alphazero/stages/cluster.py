@@ -138,7 +138,9 @@ class RayPool:
         groups = [todo[i:i + per_group] for i in range(0, len(todo), per_group)]
         actors = self._actors(ray, task, min(sp.workers, len(groups)))
         try:
-            for c, payload, n in self._results(ray, actors, ckpt_ref, groups, task.meta):
+            key = ("inference.selfplay_backend" if task.inference.selfplay_backend
+                   else "inference.backend")
+            for c, payload, n in self._results(ray, actors, ckpt_ref, groups, task.meta, key):
                 atomic.write_bytes(chunk_path(task.out_dir, c), payload)
                 progress.game(n, games=len(chunk_games(c, sp)))
         finally:
@@ -155,8 +157,9 @@ class RayPool:
                                  task.inference) for _ in range(n)]
 
     @staticmethod
-    def _results(ray, actors: list, ckpt_ref, groups: list[list[int]], meta: dict):
-        """(chunk, file bytes, positions) of every chunk, as the actors finish their groups."""
+    def _results(ray, actors: list, ckpt_ref, groups: list[list[int]], meta: dict, key: str):
+        """(chunk, file bytes, positions) of every chunk, as the actors finish their groups;
+        ``key`` is the setting that chose the backend, named when a node cannot run it."""
         pending: dict = {}
         todo = [(g, 0) for g in groups]
         free = list(range(len(actors)))
@@ -174,7 +177,7 @@ class RayPool:
                 if isinstance(getattr(e, "cause", None), BackendError):
                     # A node without an extra (or a GPU): retrying elsewhere hides the fix.
                     raise BackendError(f"self-play failed on a Ray node: {e.cause} (every "
-                                       "node needs what the backend needs)") from None
+                                       f"node needs what {key} needs)") from None
                 if tries + 1 >= GROUP_RETRIES:
                     raise WorkerError(f"Ray self-play failed {GROUP_RETRIES} times on chunks "
                                       f"{group}: {str(e).splitlines()[0]}") from None
