@@ -229,10 +229,11 @@ def test_auto_takes_bf16_only_where_the_cpu_has_it_natively(monkeypatch, tmp_pat
 
 
 def test_bf16_stays_within_its_measured_bounds_on_the_shipped_net():
-    # Measured over all 6000 Pons positions (the shipped net, openvino-bf16 against openvino):
-    # values within 0.074, priors within 0.023, 13 top moves changed, 223 (fp32) and 224
-    # (bf16) mistakes
-    # (scripts/int8_check.py; leg 9's iteration 58, shipped before: 0.055, 0.024, 26, 313 each).
+    # Measured over all 6000 Pons positions (the shipped net, the recipe's iteration 377,
+    # openvino-bf16 against openvino): values within 0.074, priors within 0.025, 20 top moves
+    # changed, 194 (fp32) and 193 (bf16) mistakes (scripts/int8_check.py; the recipe's
+    # iteration 230: 0.074, 0.023, 13, 223 and 224; leg 9's iteration 58: 0.055, 0.024, 26,
+    # 313 each).
     if "openvino" not in available_backends(torch.device("cpu")):
         pytest.skip("openvino is not installed here")
     from alphazero.nn.checkpoint import default_path, load
@@ -253,9 +254,10 @@ def test_bf16_stays_within_its_measured_bounds_on_the_shipped_net():
 
 
 def test_int8_stays_within_its_measured_bounds_and_auto_never_takes_it(capfd):
-    # Measured over all 6000 Pons positions (the shipped net, openvino-int8 against
-    # openvino): values within 0.49 (mean 0.027), priors within 0.14, 151 top moves changed,
-    # 223 (fp32) and 228 (int8) mistakes.
+    # Measured over all 6000 Pons positions (the shipped net, the recipe's iteration 377,
+    # openvino-int8 against openvino): values within 0.68 (mean 0.026), priors within 0.19,
+    # 194 top moves changed, 194 mistakes each (the recipe's iteration 230: 0.49 (0.027),
+    # 0.14, 151, 223 and 228).
     if "openvino-int8" not in available_backends(torch.device("cpu")):
         pytest.skip("the int8 extra (nncf) is not installed here")
     from alphazero.nn.checkpoint import default_path, load
@@ -271,8 +273,8 @@ def test_int8_stays_within_its_measured_bounds_and_auto_never_takes_it(capfd):
     p32, v32 = make_evaluator(net, backend="openvino")(b)
     p8, v8 = make_evaluator(net, backend="openvino-int8")(b)
     assert capfd.readouterr() == ("", "")  # NNCF's progress bars kept off the console
-    assert np.abs(v8 - v32).max() < 0.6 and np.abs(v8 - v32).mean() < 0.04
-    assert np.abs(p8 - p32).max() < 0.2 and (p8.argmax(1) != p32.argmax(1)).sum() <= 250
+    assert np.abs(v8 - v32).max() < 0.8 and np.abs(v8 - v32).mean() < 0.04
+    assert np.abs(p8 - p32).max() < 0.25 and (p8.argmax(1) != p32.argmax(1)).sum() <= 250
 
     def mistakes(p):
         return sum(x.is_mistake(int(c)) for x, c in zip(pos, p.argmax(1)))

@@ -12,13 +12,13 @@ handed out.
 * ``openvino``: the folded net compiled by OpenVINO (fp32), with the optional extra
   ``alphazero-c4[fast]``;
 * ``openvino-bf16``: the same at bf16 precision (checked against fp32 on all 6000 Pons
-  positions with the shipped net: values within 0.074, priors within 0.023, 13 top moves
-  changed, 224 raw-policy mistakes against fp32's 223; tests/test_evaluators.py bounds it);
+  positions with the shipped net: values within 0.074, priors within 0.025, 20 top moves
+  changed, 193 raw-policy mistakes against fp32's 194; tests/test_evaluators.py bounds it);
 * ``openvino-int8``: the OpenVINO graph with weights and activations quantized to int8 by
   NNCF (the ``int8`` extra), calibrated on positions of random games; never chosen by
   ``auto``, meant for self-play alone (``inference.selfplay_backend``): 1.9x bf16's speed
-  alone, 1.3x inside self-play, values off by up to 0.49 on the shipped net (docs/levers.md,
-  int8);
+  alone, 1.3x inside self-play on a CPU without AMX (on one with AMX, no faster than bf16),
+  values off by up to 0.68 on the shipped net (docs/levers.md, int8);
 * ``fused`` and ``graphs`` (CUDA): folded, cast to bf16 once, fed uint8, value head in fp32;
   ``graphs`` replays one CUDA graph per batch bucket (``fused.py``).
 
