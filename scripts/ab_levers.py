@@ -148,7 +148,7 @@ EXPERIMENTS = {
                  "self-play on int8 weights and activations (NNCF, calibrated on random "
                  "games); about 1.9x bf16's net speed, values off by up to 0.5", 13),
     },
-    # From the shipped net (the recipe's iteration 230), which draws about 8 of 100 games
+    # From the net shipped then (the recipe's iteration 230), which draws about 8 of 100 games
     # moving first against the solver at two main-line positions: do games from the empty
     # board help? Both arms pin what the shipped config's schedule sets from iteration 15 and
     # 30 (a warm-started run counts from 1), and skip the reference matches and breadth.
