@@ -146,7 +146,8 @@ EXPERIMENTS = {
                      "openvino-bf16 on the 2-core machine)"),
         "int8": (["inference.selfplay_backend=openvino-int8"],
                  "self-play on int8 weights and activations (NNCF, calibrated on random "
-                 "games); about 1.9x bf16's net speed, values off by up to 0.5", 13),
+                 "games); about 1.9x bf16's net speed without AMX, values off by up to "
+                 "0.5-0.7", 13),
     },
     # From the net shipped then (the recipe's iteration 230), which draws about 8 of 100 games
     # moving first against the solver at two main-line positions: do games from the empty
@@ -158,9 +159,10 @@ EXPERIMENTS = {
         "mainline": ([*_PLATEAU, "selfplay.random_opening_share=0.75"],
                      "a quarter of the games from the empty board instead (the main line)"),
     },
-    # From the shipped net, levers that were within the spread from scratch, where the recipe's
-    # 128-simulation searches and self-play-heavy iterations give them more room. The baseline
-    # is the mainline experiment's openings arm (the same runs: link them, see docs/levers.md).
+    # From the net shipped then (iteration 230), levers that were within the spread from
+    # scratch, where the recipe's 128-simulation searches and self-play-heavy iterations give
+    # them more room. The baseline is the mainline experiment's openings arm (the same runs:
+    # link them, see docs/levers.md).
     "plateau_levers": {
         "openings": (_PLATEAU, "the recipe as it ran at iteration 230"),
         "forced": ([*_PLATEAU, "mcts.forced_playouts=2"],
@@ -181,7 +183,7 @@ EXPERIMENTS = {
 WARM_STARTS = {
     "plateau": "ce91965",
     "noise": "d638db4",  # leg 9's iteration 58, shipped
-    "mainline": "7dae12f",  # the recipe's iteration 230, shipped
+    "mainline": "7dae12f",  # the recipe's iteration 230, shipped then
     "plateau_levers": "7dae12f",
 }
 

@@ -155,8 +155,9 @@ def step_numerics(plan: Plan) -> dict:
 
 
 #: What a backend may differ from CPU fp32 by and still pass: the CPU's bf16 on the shipped
-#: net kept values within 0.074, priors within 0.023 and changed 13 of 6000 top moves (the net
-#: shipped before: 0.055, 0.024, 26); the test of the CPU's bf16 allows 0.08 and 0.04.
+#: net kept values within 0.074, priors within 0.025 and changed 20 of 6000 top moves (the nets
+#: shipped before: 0.074, 0.023, 13; 0.055, 0.024, 26); the test of the CPU's bf16 allows 0.08
+#: and 0.04.
 BOUNDS = {"max_value_diff": 0.08, "max_prior_diff": 0.05, "top_move_change_share": 0.01}
 
 

@@ -41,7 +41,7 @@ def test_the_judging_rule_keeps_the_incumbent_unless_a_candidate_is_no_worse_and
     """scripts/judge_candidates.py: the best candidate wins every game moving first if any
     does, then has the broadest play, then the fewest c4 mistakes; it replaces the incumbent
     only when no worse on both counts and better on one (the recipe's continuation table:
-    247 won all 100 but its breadth sum was 315 against the shipped net's 316)."""
+    247 won all 100 but its breadth sum was 315 against iteration 230's 316)."""
     monkeypatch.syspath_prepend(str(SCRIPTS[0].parent))
     from judge_candidates import choose, shortlist
 
