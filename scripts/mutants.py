@@ -97,6 +97,8 @@ MUTANTS = [
     ("alphazero/stages/selfplay.py", "selfplay_device = (select_device(cfg.selfplay.device) if "
      "selfplay_here", "selfplay_device = (select_device(cfg.selfplay.device) if False",
      ["tests/test_selfplay.py"]),
+    ("alphazero/stages/cluster.py", 'key = ("inference.selfplay_backend" if',
+     'key = ("inference.backend" if', ["tests/test_cluster.py"]),
 ]
 
 
