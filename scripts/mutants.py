@@ -91,14 +91,15 @@ MUTANTS = [
      ["tests/test_reply.py"]),
     ("alphazero/core/config.py", "        out._check_reply(f\"schedule at iteration {iteration}: \")\n",
      "", ["tests/test_reply.py"]),
-    ("alphazero/stages/selfplay.py", "own = inf.selfplay_backend or (selfplay_device is not None",
-     "own = inf.selfplay_backend or False and (selfplay_device is not None",
+    ("alphazero/stages/selfplay.py", "apart = (selfplay_device is not None",
+     "apart = False and (selfplay_device is not None",
      ["tests/test_selfplay.py"]),
     ("alphazero/stages/selfplay.py", "selfplay_device = (select_device(cfg.selfplay.device) if "
      "selfplay_here", "selfplay_device = (select_device(cfg.selfplay.device) if False",
      ["tests/test_selfplay.py"]),
-    ("alphazero/stages/cluster.py", 'key = ("inference.selfplay_backend" if',
-     'key = ("inference.backend" if', ["tests/test_cluster.py"]),
+    ("alphazero/core/config.py",
+     'return "inference.selfplay_backend" if self.selfplay_backend else "inference.backend"',
+     'return "inference.backend"', ["tests/test_cluster.py", "tests/test_selfplay.py"]),
 ]
 
 

@@ -444,6 +444,10 @@ class InferenceConfig:
         """The backend self-play runs on: ``selfplay_backend``, else ``backend``."""
         return self.selfplay_backend or self.backend
 
+    def selfplay_backend_key(self) -> str:
+        """The setting that chose ``selfplay_backend_name()``, for errors that name the fix."""
+        return "inference.selfplay_backend" if self.selfplay_backend else "inference.backend"
+
 
 @dataclass(frozen=True)
 class PipelineConfig:

@@ -138,8 +138,7 @@ class RayPool:
         groups = [todo[i:i + per_group] for i in range(0, len(todo), per_group)]
         actors = self._actors(ray, task, min(sp.workers, len(groups)))
         try:
-            key = ("inference.selfplay_backend" if task.inference.selfplay_backend
-                   else "inference.backend")
+            key = task.inference.selfplay_backend_key()
             for c, payload, n in self._results(ray, actors, ckpt_ref, groups, task.meta, key):
                 atomic.write_bytes(chunk_path(task.out_dir, c), payload)
                 progress.game(n, games=len(chunk_games(c, sp)))

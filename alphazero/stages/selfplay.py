@@ -279,10 +279,10 @@ def check_requirements(cfg: Config, judging: bool = True, selfplay_here: bool = 
     for it in [0, *sorted({it for steps in cfg.schedule.values() for it in steps})]:
         inf = cfg.at(it).inference if it else cfg.inference
         # Self-play on another kind of device than judging's is fixed by its own backend.
-        own = inf.selfplay_backend or (selfplay_device is not None and judging_device is not None
-                                       and selfplay_device.type != judging_device.type)
-        require_backend(inf.selfplay_backend_name(), "inference.selfplay_backend" if own
-                        else "inference.backend", selfplay_device)
+        apart = (selfplay_device is not None and judging_device is not None
+                 and selfplay_device.type != judging_device.type)
+        require_backend(inf.selfplay_backend_name(), "inference.selfplay_backend" if apart
+                        else inf.selfplay_backend_key(), selfplay_device)
         if judging:
             require_backend(inf.backend, "inference.backend", judging_device)
 
